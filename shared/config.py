@@ -1,0 +1,45 @@
+"""Configuration from the environment, with the documented defaults.
+
+Every setting has one name, used alike in the services' config.yml files
+(``${NAME:default}``), docker-compose.yml and k8s/. Nothing here opens a
+connection: it only reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, str] = {
+    "AMQP_URI": "amqp://guest:guest@localhost:5672/",
+    "MONGO_URI": "mongodb://127.0.0.1:27017/?directConnection=true",
+    "MONGO_DB": "ml_platform",
+    "OIDC_ISSUER": "http://localhost:8080/realms/ml-platform",
+    "OIDC_AUDIENCE": "ml-platform-api",
+    "GATEWAY_PORT": "3000",
+    "AUTH_HTTP_PORT": "8080",
+    "REGISTRY_METRICS_PORT": "9101",
+    "DEPLOYER_METRICS_PORT": "9102",
+    "RUNNER_METRICS_PORT": "9103",
+    "SCHEDULER_METRICS_PORT": "9104",
+    "AUTH_METRICS_PORT": "9105",
+    "RPC_TIMEOUT_S": "10",
+    "MAX_UPLOAD_MB": "200",
+    "ACCESS_TOKEN_TTL_S": "300",
+    "REFRESH_TOKEN_TTL_S": "1800",
+    "VAR_DIR": str(ROOT / "var"),
+}
+
+
+def setting(name: str) -> str:
+    """The value of ``name`` from the environment, else its documented default."""
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    return DEFAULTS[name]
+
+
+def int_setting(name: str) -> int:
+    return int(setting(name))
