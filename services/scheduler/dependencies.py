@@ -1,0 +1,163 @@
+"""The scheduler's repository (``schedules``, ``schedule_runs``) and its config timer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from nameko.timer import Timer
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.scheduler import domain
+from shared.mongo import Repository
+
+SCHEDULES = "schedules"
+RUNS = "schedule_runs"
+TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+class ConfigTimer(Timer):
+    """``@timer`` whose interval comes from the container config (``key``), not the code."""
+
+    def __init__(self, key: str, default: float, eager: bool = False, **kwargs):
+        self.key, self.default = key, default
+        super().__init__(interval=default, eager=eager, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = float(self.container.config.get(self.key, self.default) or self.default)
+
+
+config_timer = ConfigTimer.decorator
+
+
+class ScheduleStore(Repository):
+    """Schedule state and the queued/running executions of scheduled deployments."""
+
+    indexes = {
+        SCHEDULES: [([("active", ASCENDING), ("due_at", ASCENDING)], {})],
+        RUNS: [([("deployment_id", ASCENDING), ("terminal", ASCENDING)], {})],
+    }
+
+    resynced = False  # set once a resync from the deployer succeeded
+
+    @property
+    def schedules(self):
+        return self.db[SCHEDULES]
+
+    @property
+    def runs(self):
+        return self.db[RUNS]
+
+    # -- state from the deployer -----------------------------------------------
+
+    def get(self, deployment_id: str) -> dict[str, Any] | None:
+        return self.schedules.find_one({"_id": str(deployment_id)})
+
+    def apply_deployment(self, deployment: dict[str, Any], now: datetime) -> bool:
+        """Upsert the state of ``deployment``; False when the event is older than the state."""
+        dep_id = str(deployment["id"])
+        existing = self.get(dep_id)
+        changes = domain.state_changes(deployment, existing, now)
+        source = changes["source_updated_at"]
+        query: dict[str, Any] = {"_id": dep_id}
+        if source is not None:
+            # updated_at is ISO 8601 UTC with Z: string order is time order.
+            query["$or"] = [{"source_updated_at": None}, {"source_updated_at": {"$lte": source}}]
+        try:
+            result = self.schedules.update_one(
+                query, {"$set": changes, "$setOnInsert": {"skips": []}}, upsert=True
+            )
+        except DuplicateKeyError:
+            return False  # a newer version of the deployment is already applied
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    def remove(self, deployment_id: str) -> None:
+        self.schedules.delete_one({"_id": str(deployment_id)})
+
+    def deactivate_missing(self, active_ids: set[str], synced_before: datetime) -> int:
+        """Resync: states still active but absent from the deployer's list (and not
+        touched by an event since the resync began) stop."""
+        result = self.schedules.update_many(
+            {
+                "active": True,
+                "_id": {"$nin": sorted(active_ids)},
+                "synced_at": {"$lt": synced_before},
+            },
+            {"$set": {"active": False, "next_run_at": None, "due_at": None}},
+        )
+        return result.modified_count
+
+    def count_active(self) -> int:
+        return self.schedules.count_documents({"active": True})
+
+    # -- ticking ---------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Active states whose fire time has come (index ``active, due_at``)."""
+        return list(
+            self.schedules.find({"active": True, "due_at": {"$lte": now}})
+            .sort("due_at", ASCENDING)
+            .limit(limit)
+        )
+
+    def claim(self, state: dict[str, Any], plan: domain.TickPlan, now: datetime) -> bool:
+        """THE one conditional write: advance ``next_run_at`` from the value seen.
+
+        Only one replica's write matches ``{_id, next_run_at: <seen>}``, so a slot
+        is fired once however many schedulers tick.
+        """
+        skips = [{"slot": slot, "reason": reason, "at": now} for slot, reason in plan.skipped]
+        update: dict[str, Any] = {
+            "$set": {
+                "next_run_at": plan.next_run_at,
+                "due_at": plan.due_at,
+                "last_slot": plan.last_slot,
+            }
+        }
+        if plan.fire:
+            update["$set"]["last_fired_at"] = now
+            update["$inc"] = {"fired": len(plan.fire)}
+        if skips:
+            update["$push"] = {"skips": {"$each": skips, "$slice": -domain.SKIPS_KEPT}}
+        claimed = self.schedules.find_one_and_update(
+            {"_id": state["_id"], "active": True, "next_run_at": state["next_run_at"]},
+            update,
+            projection={"_id": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return claimed is not None
+
+    # -- executions (max_concurrent) ---------------------------------------------
+
+    def record_execution(
+        self, execution_id: str, deployment_id: str, status: str, now: datetime
+    ) -> None:
+        """Idempotent, order-proof: a terminal status is never overwritten."""
+        terminal = status in TERMINAL
+        try:
+            self.runs.update_one(
+                {"_id": execution_id, "terminal": {"$ne": True}},
+                {
+                    "$set": {
+                        "deployment_id": deployment_id,
+                        "status": status,
+                        "terminal": terminal,
+                        "updated_at": now,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # already terminal: a late "queued"/"started" changes nothing
+
+    def running_count(self, deployment_id: str, now: datetime, ttl_s: float) -> int:
+        """Queued or running executions heard of within ``ttl_s`` (a lost terminal
+        event must not block a deployment forever)."""
+        return self.runs.count_documents(
+            {
+                "deployment_id": deployment_id,
+                "terminal": False,
+                "updated_at": {"$gt": now - timedelta(seconds=ttl_s)},
+            }
+        )

@@ -1,0 +1,230 @@
+"""The Deployments endpoints over HTTP (Flask test client) with every role, against the
+real deployer (nameko container) and a fake registry, on the real broker and database."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from bson import ObjectId
+from nameko.rpc import rpc
+
+from services.deployer.service import DeployerService
+from services.gateway.app import create_app
+from shared.errors import EXPECTED, NotFound
+
+pytestmark = pytest.mark.service
+
+ROLES = ("admin", "data-scientist", "business-user", "viewer")
+MODELS: dict[str, dict] = {}
+
+
+class FakeRegistry:
+    name = "registry"
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_model(self, model_id):
+        if model_id not in MODELS:
+            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        return MODELS[model_id]
+
+
+def make_model(unique, **overrides):
+    model = {
+        "id": str(ObjectId()),
+        "name": unique("model"),
+        "version": "1.0.0",
+        "status": "ready",
+        "department": "finance",
+        "region": "emea",
+        "input_schema": [{"name": "age", "type": "float"}, {"name": "income", "type": "float"}],
+        **overrides,
+    }
+    MODELS[model["id"]] = model
+    return model
+
+
+@pytest.fixture
+def client(container_factory, service_config, token_issuer):
+    for cls in (DeployerService, FakeRegistry):
+        container_factory(cls, service_config).start()
+    app = create_app(
+        {
+            "AMQP_URI": service_config["AMQP_URI"],
+            "MONGO_URI": service_config["MONGO_URI"],
+            "MONGO_DB": service_config["MONGO_DB"],
+            "OIDC_ISSUER": token_issuer.issuer,
+            "OIDC_AUDIENCE": token_issuer.audience,
+            "RPC_TIMEOUT_S": 8,
+            "MAX_UPLOAD_MB": 1,
+        }
+    )
+    yield app.test_client()
+    app.extensions["gateway"].close()
+
+
+@pytest.fixture
+def auth(issue_token):
+    def headers(role: str = "data-scientist") -> dict:
+        return {"Authorization": f"Bearer {issue_token(f'{role}-user', [role])}"}
+
+    return headers
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, (response.status_code, response.get_data(True))
+    assert response.json["error"]["code"] == code
+    return response.json["error"]
+
+
+def test_deployments_api_flow(client, auth, unique):
+    model = make_model(unique)
+    body = {
+        "name": unique("dep"),
+        "model_id": model["id"],
+        "parameters": {"threshold": 0.7},
+        "schedule": "30 2 * * *",
+        "timezone": "Europe/Paris",
+        "description": "nightly",
+    }
+
+    assert_error(client.post("/api/v1/deployments", json=body), 401, "unauthorized")
+    for role in ("viewer", "business-user"):
+        assert_error(
+            client.post("/api/v1/deployments", json=body, headers=auth(role)), 403, "forbidden"
+        )
+    created = client.post("/api/v1/deployments", json=body, headers=auth())
+    assert created.status_code == 201, created.json
+    dep = created.json
+    assert dep["status"] == "inactive" and dep["created_by"] == "data-scientist-user"
+    assert dep["department"] == "finance" and dep["model"]["name"] == model["name"]
+    dep_id = dep["id"]
+
+    bad = client.post(
+        "/api/v1/deployments", json={**body, "schedule": "0 25 * * *"}, headers=auth()
+    )
+    assert "schedule" in assert_error(bad, 400, "validation_error")["details"]
+    bad = client.post(
+        "/api/v1/deployments", json={**body, "timezone": "Paris"}, headers=auth("admin")
+    )
+    assert "timezone" in assert_error(bad, 400, "validation_error")["details"]
+    draft = make_model(unique, status="draft")
+    assert_error(
+        client.post("/api/v1/deployments", json={**body, "model_id": draft["id"]}, headers=auth()),
+        409,
+        "conflict",
+    )
+
+    for role in ROLES:  # everyone reads
+        got = client.get(f"/api/v1/deployments/{dep_id}", headers=auth(role))
+        assert got.status_code == 200 and got.json["id"] == dep_id
+        listed = client.get(
+            "/api/v1/deployments",
+            headers=auth(role),
+            query_string={"q": body["name"].upper(), "status": "inactive"},
+        )
+        assert listed.status_code == 200 and [d["id"] for d in listed.json["items"]] == [dep_id]
+        preview = client.get(
+            f"/api/v1/deployments/{dep_id}/schedule/preview",
+            headers=auth(role),
+            query_string={"count": 3},
+        )
+        assert preview.status_code == 200
+        assert preview.json["timezone"] == "Europe/Paris" and len(preview.json["next_runs"]) == 3
+        assert {"utc", "local"} <= set(preview.json["next_runs"][0])
+    assert (
+        len(
+            client.get(f"/api/v1/deployments/{dep_id}/schedule/preview", headers=auth()).json[
+                "next_runs"
+            ]
+        )
+        == 5
+    )
+    assert_error(
+        client.get(
+            f"/api/v1/deployments/{dep_id}/schedule/preview",
+            headers=auth(),
+            query_string={"count": 101},
+        ),
+        400,
+        "validation_error",
+    )
+    assert_error(client.get("/api/v1/deployments/nope", headers=auth()), 404, "not_found")
+
+    for role in ("viewer", "business-user"):
+        h = auth(role)
+        assert_error(
+            client.post(f"/api/v1/deployments/{dep_id}/start", headers=h), 403, "forbidden"
+        )
+        assert_error(client.post(f"/api/v1/deployments/{dep_id}/stop", headers=h), 403, "forbidden")
+        assert_error(
+            client.patch(f"/api/v1/deployments/{dep_id}", json={"name": "x"}, headers=h),
+            403,
+            "forbidden",
+        )
+        assert_error(client.delete(f"/api/v1/deployments/{dep_id}", headers=h), 403, "forbidden")
+        assert_error(
+            client.put(
+                f"/api/v1/deployments/{dep_id}/input",
+                headers=h,
+                data={"file": (io.BytesIO(b"age,income\n1,2\n"), "a.csv")},
+                content_type="multipart/form-data",
+            ),
+            403,
+            "forbidden",
+        )
+
+    started = client.post(f"/api/v1/deployments/{dep_id}/start", headers=auth())
+    assert started.status_code == 200 and started.json["status"] == "active"
+    assert started.json["next_run_at"].endswith("Z")
+    patched = client.patch(
+        f"/api/v1/deployments/{dep_id}",
+        headers=auth("admin"),
+        json={"schedule": "0 6 * * 1", "timezone": "UTC"},
+    )
+    assert patched.status_code == 200
+    assert {(h["field"], h["by"]) for h in patched.json["history"]} >= {
+        ("schedule", "admin-user"),
+        ("timezone", "admin-user"),
+    }
+    assert patched.json["next_run_at"] != started.json["next_run_at"]
+
+    upload = client.put(
+        f"/api/v1/deployments/{dep_id}/input",
+        headers=auth(),
+        data={"file": (io.BytesIO(b"age,income\n1,2\n3,4\n"), "in.csv")},
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 200, upload.json
+    assert upload.json["input"]["rows"] == 2 and upload.json["input"]["filename"] == "in.csv"
+    assert "artifact_id" not in upload.json["input"]
+    raw = client.put(
+        f"/api/v1/deployments/{dep_id}/input?filename=in.json",
+        headers={**auth(), "Content-Type": "application/json"},
+        data=json.dumps([{"age": 1, "income": 2}]),
+    )
+    assert raw.status_code == 200 and raw.json["input"]["format"] == "json"
+    missing = client.put(
+        f"/api/v1/deployments/{dep_id}/input",
+        headers=auth(),
+        data={"file": (io.BytesIO(b"age\n1\n"), "m.csv")},
+        content_type="multipart/form-data",
+    )
+    assert assert_error(missing, 422, "invalid_input_data")["details"]["missing_columns"] == [
+        "income"
+    ]
+    unreadable = client.put(
+        f"/api/v1/deployments/{dep_id}/input",
+        headers=auth(),
+        data={"file": (io.BytesIO(b"PAR1garbage"), "x.parquet")},
+        content_type="multipart/form-data",
+    )
+    assert_error(unreadable, 422, "invalid_input_data")
+
+    stopped = client.post(f"/api/v1/deployments/{dep_id}/stop", headers=auth())
+    assert stopped.status_code == 200 and stopped.json["status"] == "inactive"
+    assert stopped.json["next_run_at"] is None
+    deleted = client.delete(f"/api/v1/deployments/{dep_id}", headers=auth("admin"))
+    assert deleted.status_code == 204
+    assert_error(client.get(f"/api/v1/deployments/{dep_id}", headers=auth()), 404, "not_found")

@@ -1,0 +1,361 @@
+"""The scheduler against the real broker and database (fake deployer and runner events).
+
+``test_scheduler_soak_two_replicas`` is THE long one (~3 min of wall clock, marked
+``soak``): deselect it with ``-m "not soak"``.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pymongo
+import pytest
+from bson import ObjectId
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.standalone.events import event_dispatcher
+
+from services.scheduler.service import SchedulerService
+from shared import cron
+from shared.errors import EXPECTED
+
+pytestmark = pytest.mark.service
+
+ACTIVE: list[dict] = []  # what the fake deployer's list_active_schedules returns
+REQUESTED: list[dict] = []  # execution_requested payloads seen
+
+
+class FakeDeployer:
+    name = "deployer"
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_active_schedules(self):
+        return list(ACTIVE)
+
+
+class Collector:
+    name = "scheduler_test_collector"
+
+    @event_handler("scheduler", "execution_requested")
+    def requested(self, payload):
+        REQUESTED.append(payload)
+
+
+def make_deployment(**overrides):
+    return {
+        "id": str(ObjectId()),
+        "name": "d",
+        "status": "active",
+        "schedule": "* * * * *",
+        "timezone": "UTC",
+        "misfire_policy": "run_once",
+        "max_concurrent": 1,
+        "jitter_s": 0,
+        "updated_at": "2026-11-26T00:00:00.000Z",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def config(service_config):
+    ACTIVE.clear()
+    REQUESTED.clear()
+    return {
+        **service_config,
+        "SCHEDULER_TICK_S": 0.5,
+        "SCHEDULER_MISFIRE_GRACE_S": 5,
+        "SCHEDULER_RESYNC_S": 300,
+    }
+
+
+@pytest.fixture
+def schedules(mongo_uri, config):
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    yield client[config["MONGO_DB"]].schedules
+    client.close()
+
+
+def start(container_factory, config, *classes):
+    containers = [container_factory(cls, config) for cls in classes]
+    for container in containers:
+        container.start()
+    return containers
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def by_deployment(dep_id):
+    return [p for p in REQUESTED if p["deployment_id"] == dep_id]
+
+
+def test_state_follows_deployer_events(container_factory, config, schedules):
+    start(container_factory, config, FakeDeployer, SchedulerService, Collector)
+    dispatch = event_dispatcher(config)
+    dep = make_deployment(schedule="30 2 * * *", timezone="Europe/Paris")
+    dispatch("deployer", "deployment_started", {"deployment": dep})
+    state = wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    expected = cron.next_run("30 2 * * *", "Europe/Paris", datetime.now(UTC))
+    assert state["next_run_at"] == expected and state["due_at"] == expected
+
+    # an older event (stale updated_at) changes nothing
+    dispatch(
+        "deployer",
+        "deployment_stopped",
+        {"deployment": {**dep, "status": "inactive", "updated_at": "2020-01-01T00:00:00Z"}},
+    )
+    time.sleep(0.5)
+    assert schedules.find_one({"_id": dep["id"]})["active"] is True
+
+    dispatch(
+        "deployer",
+        "deployment_updated",
+        {
+            "deployment": {
+                **dep,
+                "schedule": "0 5 * * *",
+                "jitter_s": 60,
+                "updated_at": "2026-11-26T00:00:01.000Z",
+            }
+        },
+    )
+    state = wait_for(
+        lambda: (s := schedules.find_one({"_id": dep["id"]}))["schedule"] == "0 5 * * *" and s
+    )
+    assert state["jitter"] == cron.jitter_offset(dep["id"], 60)
+    assert state["due_at"] == state["next_run_at"] + timedelta(seconds=state["jitter"])
+
+    dispatch(
+        "deployer",
+        "deployment_stopped",
+        {"deployment": {**dep, "status": "inactive", "updated_at": "2026-11-26T00:00:02.000Z"}},
+    )
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": False}))
+    dispatch("deployer", "deployment_deleted", {"deployment_id": dep["id"]})
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]}) is None)
+
+
+def _minute_floor(now: datetime) -> datetime:
+    return now.replace(second=0, microsecond=0)
+
+
+def test_downtime_misfire_policies(container_factory, config, schedules):
+    """The scheduler was down for 3 minutes: every policy does what it says."""
+    # Stay clear of a minute boundary so the current slot is late too (grace 1 s here).
+    config = {**config, "SCHEDULER_MISFIRE_GRACE_S": 1}
+    while not 4 <= datetime.now(UTC).second <= 45:
+        time.sleep(0.5)
+    deps = {
+        policy: make_deployment(misfire_policy=policy)
+        for policy in ("run_once", "skip", "catch_up")
+    }
+    ACTIVE.extend(deps.values())
+    # The state as a previous scheduler left it, 3 minutes ago.
+    start(container_factory, config, FakeDeployer)
+    floor = _minute_floor(datetime.now(UTC))
+    seen = floor - timedelta(minutes=3)
+    from services.scheduler.domain import state_changes
+
+    for dep in deps.values():
+        doc = state_changes(dep, None, seen - timedelta(seconds=30))
+        assert doc["next_run_at"] == seen
+        schedules.insert_one({"_id": dep["id"], "skips": [], **doc})
+
+    start(container_factory, config, SchedulerService, Collector)
+    wait_for(
+        lambda: all(
+            schedules.find_one({"_id": d["id"]})["next_run_at"] > floor for d in deps.values()
+        )
+    )
+    time.sleep(1.0)
+    missed = [seen + timedelta(minutes=i) for i in range(4)]  # floor-3 .. floor
+
+    run_once = by_deployment(deps["run_once"]["id"])
+    assert [p["slot"] for p in run_once] == [cron.slot_iso(floor)]
+    assert run_once[0]["idempotency_key"] == f"{deps['run_once']['id']}:{cron.slot_iso(floor)}"
+    assert run_once[0]["trigger"] == "schedule"
+    assert run_once[0]["next_run_at"] == cron.slot_iso(floor + timedelta(minutes=1))
+    state = schedules.find_one({"_id": deps["run_once"]["id"]})
+    assert [(s["slot"], s["reason"]) for s in state["skips"]] == [
+        (slot, "misfire_coalesced") for slot in missed[:-1]
+    ]
+
+    assert by_deployment(deps["skip"]["id"]) == []
+    state = schedules.find_one({"_id": deps["skip"]["id"]})
+    assert [(s["slot"], s["reason"]) for s in state["skips"]] == [
+        (slot, "misfire_skip") for slot in missed
+    ]
+    assert state["next_run_at"] == floor + timedelta(minutes=1)
+
+    catch_up = by_deployment(deps["catch_up"]["id"])
+    assert sorted(p["slot"] for p in catch_up) == [cron.slot_iso(s) for s in missed]
+    assert schedules.find_one({"_id": deps["catch_up"]["id"]})["skips"] == []
+
+    # the resync at startup kept the seen next_run_at (else nothing would have fired)
+    assert len(REQUESTED) == 1 + 0 + 4
+
+
+def test_max_concurrent_skips_overlapping_slot(container_factory, config, schedules):
+    dep = make_deployment(max_concurrent=1)
+    ACTIVE.append(dep)
+    start(container_factory, config, FakeDeployer, SchedulerService, Collector)
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    runs = schedules.database.schedule_runs
+    dispatch = event_dispatcher(config)
+    execution = {"id": str(ObjectId()), "deployment_id": dep["id"], "status": "running"}
+    dispatch("runner", "execution_started", {"execution": execution})
+    wait_for(lambda: runs.find_one({"_id": execution["id"]}))
+
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+    state = wait_for(lambda: (s := schedules.find_one({"_id": dep["id"]}))["skips"] and s)
+    assert [(s["slot"], s["reason"]) for s in state["skips"]] == [(slot, "max_concurrent")]
+    assert by_deployment(dep["id"]) == []
+
+    dispatch("runner", "execution_succeeded", {"execution": {**execution, "status": "succeeded"}})
+    # a late, redelivered "started" must not make it running again
+    dispatch("runner", "execution_started", {"execution": execution})
+    wait_for(lambda: runs.find_one({"_id": execution["id"], "terminal": True}))
+    time.sleep(0.3)
+    slot2 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot2, "due_at": slot2}})
+    fired = wait_for(lambda: by_deployment(dep["id"]))
+    assert [p["slot"] for p in fired] == [cron.slot_iso(slot2)]
+
+
+@pytest.mark.soak
+def test_scheduler_soak_two_replicas(container_factory, config, schedules):
+    """THE LONG ONE (~3 min): two schedulers, twenty every-minute deployments; every
+    slot fires exactly once (no duplicate, none missing)."""
+    deps = [make_deployment(jitter_s=10 if i % 4 == 0 else 0) for i in range(20)]
+    ACTIVE.extend(deps)
+    start(container_factory, config, FakeDeployer, Collector)
+    start(
+        container_factory, {**config, "SCHEDULER_TICK_S": 1.0}, SchedulerService, SchedulerService
+    )
+    wait_for(lambda: schedules.count_documents({"active": True}) == 20)
+    began = datetime.now(UTC)
+    first_slot = _minute_floor(began) + timedelta(minutes=1)
+    slots = [first_slot + timedelta(minutes=i) for i in range(3)]
+    # until the third slot has fired, jitter (< 10 s) and delivery included
+    while datetime.now(UTC) < slots[-1] + timedelta(seconds=14):
+        time.sleep(1)
+
+    counts = collections.Counter(p["idempotency_key"] for p in REQUESTED)
+    duplicates = {key: n for key, n in counts.items() if n > 1}
+    assert duplicates == {}
+    expected = {cron.slot_key(d["id"], s) for d in deps for s in slots}
+    got = {key for key in counts if key.split(":", 1)[1] <= cron.slot_iso(slots[-1])}
+    assert expected - got == set(), "slots never fired"
+    assert got - expected == set(), "unexpected slots fired"
+    for p in REQUESTED:  # jittered deployments fired no earlier than slot + offset
+        assert p["trigger"] == "schedule"
+
+
+def test_failed_handler_is_requeued_not_lost(container_factory, config, schedules, monkeypatch):
+    """TRAPS: a handler that raises drops the event unless it requeues; ours requeue."""
+    from services.scheduler.dependencies import ScheduleStore
+
+    real = ScheduleStore.apply_deployment
+    calls = []
+
+    def flaky(self, deployment, now):
+        calls.append(deployment["id"])
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real(self, deployment, now)
+
+    monkeypatch.setattr(ScheduleStore, "apply_deployment", flaky)
+    start(container_factory, config, FakeDeployer, SchedulerService)
+    dep = make_deployment()
+    event_dispatcher(config)("deployer", "deployment_started", {"deployment": dep})
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    assert len(calls) >= 2
+
+
+def test_malformed_events_are_dropped_not_looped(container_factory, config, schedules):
+    start(container_factory, config, FakeDeployer, SchedulerService)
+    dispatch = event_dispatcher(config)
+    dispatch("deployer", "deployment_started", {"deployment": {"name": "no id"}})
+    dispatch("runner", "execution_started", {"execution": {"id": "x"}})
+    dep = make_deployment()
+    dispatch("deployer", "deployment_started", {"deployment": dep})
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]}))
+    assert schedules.count_documents({}) == 1
+    assert schedules.database.schedule_runs.count_documents({}) == 0
+
+
+MODELS: dict[str, dict] = {}
+
+
+class FakeRegistry:
+    name = "registry"
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_model(self, model_id):
+        return MODELS[model_id]
+
+
+def test_with_the_real_deployer(container_factory, config, schedules):
+    """Deployer events drive the state; a fired slot moves the deployer's next_run_at."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.deployer.service import DeployerService
+
+    model = {
+        "id": str(ObjectId()),
+        "name": "m",
+        "version": "1.0.0",
+        "status": "ready",
+        "department": "d",
+        "region": "r",
+        "input_schema": None,
+    }
+    MODELS[model["id"]] = model
+    start(container_factory, config, DeployerService, FakeRegistry, SchedulerService, Collector)
+    with ClusterRpcProxy(config, timeout=20, context_data={"username": "u"}) as cluster:
+        dep = cluster.deployer.create_deployment(
+            {
+                "name": "x",
+                "model_id": model["id"],
+                "schedule": "0 4 * * *",
+                "timezone": "Europe/Paris",
+                "jitter_s": 0,
+            }
+        )
+        started = cluster.deployer.start_deployment(dep["id"])
+        state = wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+        assert cron.slot_iso(state["next_run_at"]) == started["next_run_at"].replace(".000", "")
+
+        cluster.deployer.update_deployment(dep["id"], {"schedule": "15 5 * * *"})
+        state = wait_for(
+            lambda: (s := schedules.find_one({"_id": dep["id"]}))["schedule"] == "15 5 * * *" and s
+        )
+        assert state["next_run_at"].astimezone(ZoneInfo("Europe/Paris")).hour == 5
+
+        # make the slot due now: it fires, and the deployer shows the following one
+        slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+        schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+        fired = wait_for(lambda: by_deployment(dep["id"]))
+        assert fired[0]["idempotency_key"] == cron.slot_key(dep["id"], slot)
+        wait_for(
+            lambda: (
+                cluster.deployer.get_deployment(dep["id"])["next_run_at"]
+                == fired[0]["next_run_at"].replace("Z", ".000Z")
+            )
+        )
+
+        cluster.deployer.stop_deployment(dep["id"])
+        wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": False}))
+        cluster.deployer.delete_deployment(dep["id"])
+        wait_for(lambda: schedules.find_one({"_id": dep["id"]}) is None)

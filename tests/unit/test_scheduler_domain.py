@@ -1,0 +1,146 @@
+"""Scheduler logic without broker or database: state from deployments, tick plans, and
+the tick entrypoint with a hand-written fake store (nameko worker_factory)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from nameko.testing.services import worker_factory
+
+from services.deployer import domain as deployer_domain
+from services.scheduler import domain
+from services.scheduler.service import SchedulerService
+from shared import cron
+
+NOW = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
+
+
+def deployment(**overrides):
+    return {
+        "id": "d1",
+        "status": "active",
+        "schedule": "* * * * *",
+        "timezone": "UTC",
+        "misfire_policy": "run_once",
+        "max_concurrent": 1,
+        "jitter_s": 0,
+        "updated_at": "2026-11-26T10:00:00.000Z",
+        **overrides,
+    }
+
+
+def state(**overrides):
+    changes = domain.state_changes(deployment(), None, NOW - timedelta(minutes=1))
+    return {"_id": "d1", "skips": [], **changes, **overrides}
+
+
+def test_state_changes_keep_next_run_when_schedule_unchanged():
+    fresh = domain.state_changes(deployment(), None, NOW)
+    assert fresh["active"] and fresh["next_run_at"] == datetime(2026, 11, 26, 10, 1, tzinfo=UTC)
+    old = {**fresh, "next_run_at": NOW - timedelta(minutes=3)}
+    same = domain.state_changes(deployment(max_concurrent=3), old, NOW)
+    assert "next_run_at" not in same and same["max_concurrent"] == 3
+    moved = domain.state_changes(deployment(schedule="0 * * * *"), old, NOW)
+    assert moved["next_run_at"] == datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+    stopped = domain.state_changes(deployment(status="inactive"), old, NOW)
+    assert stopped["active"] is False and stopped["next_run_at"] is None
+    unscheduled = domain.state_changes(deployment(schedule=None), old, NOW)
+    assert unscheduled["active"] is False
+
+
+def test_state_changes_jitter():
+    changes = domain.state_changes(deployment(jitter_s=30), None, NOW)
+    assert changes["jitter"] == cron.jitter_offset("d1", 30)
+    assert changes["due_at"] == changes["next_run_at"] + timedelta(seconds=changes["jitter"])
+
+
+def test_plan_tick_on_time_and_max_concurrent():
+    s = state(next_run_at=datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+    plan = domain.plan_tick(s, NOW, grace_s=60, running=0)
+    assert plan.fire == [s["next_run_at"]] and plan.skipped == []
+    assert plan.next_run_at == datetime(2026, 11, 26, 10, 1, tzinfo=UTC)
+    busy = domain.plan_tick(s, NOW, grace_s=60, running=1)
+    assert busy.fire == [] and busy.skipped == [(s["next_run_at"], "max_concurrent")]
+    assert busy.next_run_at == plan.next_run_at
+    roomy = domain.plan_tick({**s, "max_concurrent": 2}, NOW, grace_s=60, running=1)
+    assert roomy.fire == [s["next_run_at"]]
+
+
+def test_execution_request_payload():
+    slot = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    payload = domain.execution_request("d1", slot, slot + timedelta(minutes=1))
+    assert payload == {
+        "deployment_id": "d1",
+        "slot": "2026-11-26T10:00:00Z",
+        "trigger": "schedule",
+        "idempotency_key": "d1:2026-11-26T10:00:00Z",
+        "next_run_at": "2026-11-26T10:01:00Z",
+    }
+
+
+class FakeStore:
+    """The repository verbs the tick uses; ``claim`` wins once per seen next_run_at."""
+
+    def __init__(self, states, running=0):
+        self.states = {s["_id"]: s for s in states}
+        self.running = running
+        self.claims = []
+        self.container = type("C", (), {"config": {"SCHEDULER_MISFIRE_GRACE_S": 30}})()
+
+    def due(self, now):
+        return [dict(s) for s in self.states.values() if s["active"] and s["due_at"] <= now]
+
+    def running_count(self, deployment_id, now, ttl):
+        return self.running
+
+    def claim(self, seen, plan, now):
+        current = self.states[seen["_id"]]
+        if current["next_run_at"] != seen["next_run_at"]:
+            return False
+        current.update(next_run_at=plan.next_run_at, due_at=plan.due_at)
+        self.claims.append((seen["_id"], plan))
+        return True
+
+
+def test_tick_fires_due_slot_once_and_claims():
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    store = FakeStore([state(next_run_at=slot, due_at=slot)])
+    service = worker_factory(SchedulerService, store=store)
+    service.tick()
+    service.tick()  # nothing due any more
+    assert service.dispatch.call_count == 1
+    name, payload = service.dispatch.call_args[0]
+    assert name == "execution_requested" and payload["slot"] == cron.slot_iso(slot)
+    assert len(store.claims) == 1
+
+
+def test_tick_lost_claim_dispatches_nothing():
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    store = FakeStore([state(next_run_at=slot, due_at=slot)])
+    store.claim = lambda seen, plan, now: False  # another replica won
+    service = worker_factory(SchedulerService, store=store)
+    service.tick()
+    assert service.dispatch.call_count == 0
+
+
+def test_deployer_history_and_model_check():
+    now = NOW
+    old = {"schedule": "* * * * *", "timezone": "UTC", "name": "a"}
+    entries = deployer_domain.history_entries(
+        old, {"schedule": "0 * * * *", "timezone": "UTC", "name": "b"}, "alice", now
+    )
+    assert entries == [
+        {"at": now, "by": "alice", "field": "schedule", "old": "* * * * *", "new": "0 * * * *"}
+    ]
+    try:
+        deployer_domain.check_model_usable({"id": "m", "name": "m", "status": "draft"})
+    except Exception as exc:
+        assert exc.status == 409 and "no valid file" in exc.message
+    else:
+        raise AssertionError("draft accepted")
+
+
+def test_state_takes_the_deployers_first_slot():
+    first = "2026-11-26T10:00:00.000Z"  # computed by the deployer just before NOW
+    changes = domain.state_changes(deployment(next_run_at=first), None, NOW)
+    assert changes["next_run_at"] == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
