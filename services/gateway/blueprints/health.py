@@ -1,0 +1,65 @@
+"""``GET /api/v1/health`` (no token): the gateway and each backing service.
+
+Each service is asked over HTTP on its metrics port (``/health``, served by
+``shared.observability``), the identity provider for its JWKS, all in parallel
+with a short timeout. No RPC: a health probe must not queue behind real work.
+The status code is 200 whenever the gateway itself is up (a liveness probe must
+not restart the gateway because a backing service is down); read ``status``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import marshmallow as ma
+import requests
+
+from services.gateway.auth import jwks_url_for
+from services.gateway.policy import public
+from services.gateway.web import Blueprint, state
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness")
+
+#: service → the setting holding its metrics port.
+SERVICES = {
+    "registry": "REGISTRY_METRICS_PORT",
+    "deployer": "DEPLOYER_METRICS_PORT",
+    "runner": "RUNNER_METRICS_PORT",
+    "scheduler": "SCHEDULER_METRICS_PORT",
+}
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(metadata={"description": "ok, or degraded when a service is not"})
+    gateway = ma.fields.String(metadata={"example": "ok"})
+    services = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"example": {"registry": "ok", "runner": "unreachable"}},
+    )
+
+
+def _probe(url: str, timeout: float) -> str:
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return "unreachable"
+    return "ok" if response.status_code == 200 else "unreachable"
+
+
+@blp.route("/health", methods=["GET"])
+@public
+@blp.response(200, HealthSchema)
+def health():
+    """Health of the gateway and of every backing service (no authentication)."""
+    config = state().config
+    timeout = float(config["HEALTH_TIMEOUT_S"])
+    host = config["SERVICES_HOST"]
+    urls = {"auth": config.get("JWKS_URL") or jwks_url_for(config["OIDC_ISSUER"])}
+    for name, port_setting in SERVICES.items():
+        urls[name] = f"http://{host}:{config[port_setting]}/health"
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        futures = {name: pool.submit(_probe, url, timeout) for name, url in urls.items()}
+        services = {name: future.result() for name, future in futures.items()}
+    status = "ok" if all(v == "ok" for v in services.values()) else "degraded"
+    return {"status": status, "gateway": "ok", "services": services}
