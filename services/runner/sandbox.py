@@ -1,0 +1,233 @@
+"""Child processes of the runner, seen from the service's green threads.
+
+* ``ChildRun``: one batch execution in ``python -m services.runner.worker run``.
+  Its stdout JSON lines are read by a green thread and handed to a callback
+  as they come; ``terminate()`` sends SIGTERM to the child's process group,
+  waits a grace period, then SIGKILL.
+* ``Predictor`` / ``PredictorCache``: long-lived ``worker serve`` children, one
+  per model file (keyed by sha256), LRU-bounded, talked to over a pipe; the
+  green thread waits on the pipe while the child scores.
+
+The hub never runs model code: it only reads pipes and sleeps.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import eventlet
+from eventlet.green import subprocess
+from eventlet.semaphore import Semaphore
+
+from shared.config import ROOT
+
+log = logging.getLogger(__name__)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # glibc reserves 64 MB of address space per thread arena: with RLIMIT_AS that
+    # would eat the memory limit before the model does.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class ChildRun:
+    """A ``worker run`` child process and the green threads reading its output."""
+
+    def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None]):
+        self.on_line = on_line
+        self.events: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.runner.worker", "run", spec_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=str(ROOT), env=child_env(), start_new_session=True,
+        )
+        self._readers = [eventlet.spawn(self._read_stdout), eventlet.spawn(self._read_stderr)]
+
+    def _read_stdout(self) -> None:
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                payload = json.loads(line)
+            except ValueError:
+                payload = {"level": "INFO", "message": line}
+            if not isinstance(payload, dict):
+                payload = {"level": "INFO", "message": line}
+            if "event" in payload:
+                self.events.append(payload)
+            else:
+                self._emit(payload.get("level", "INFO"), str(payload.get("message", "")))
+
+    def _read_stderr(self) -> None:
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._emit("WARNING", f"stderr: {line}")
+
+    def _emit(self, level: str, message: str) -> None:
+        try:
+            self.on_line({"level": level, "message": message})
+        except Exception:  # a log write failing must not stop reading the pipe
+            log.exception("could not record a log line")
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def terminate(self, grace_s: float) -> None:
+        """SIGTERM the child's process group, SIGKILL after ``grace_s``."""
+        if self.process.poll() is not None:
+            return
+        self._signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while self.process.poll() is None and time.monotonic() < deadline:
+            eventlet.sleep(0.05)
+        if self.process.poll() is None:
+            self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> int:
+        code = self.process.wait()
+        for reader in self._readers:
+            reader.wait()
+        return code
+
+    def final_event(self) -> dict[str, Any] | None:
+        return self.events[-1] if self.events else None
+
+
+class PredictorError(Exception):
+    def __init__(self, message: str, memory: bool = False, crashed: bool = False,
+                 timeout: bool = False, load: bool = False):
+        super().__init__(message)
+        self.load = load
+        self.memory = memory
+        self.crashed = crashed
+        self.timeout = timeout
+
+
+class Predictor:
+    """A ``worker serve`` child holding one model; one request at a time."""
+
+    def __init__(self, model_path: str, fmt: str, memory_mb: int, ready_timeout: float = 120):
+        self.lock = Semaphore(1)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.runner.worker", "serve", model_path, fmt,
+             str(memory_mb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=str(ROOT), env=child_env(), start_new_session=True,
+        )
+        try:
+            answer = self._read(ready_timeout)
+        except BaseException:
+            self.close()
+            raise
+        if answer.get("event") != "ready":
+            self.close()
+            raise PredictorError(f"the model could not be loaded: {answer.get('error')}",
+                                 memory=bool(answer.get("memory")), load=True)
+        self.classes = answer.get("classes")
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        with eventlet.Timeout(timeout, PredictorError("the model did not answer in time",
+                                                     timeout=True)):
+            line = self.process.stdout.readline()
+        if not line:
+            raise PredictorError("the model process exited", crashed=True)
+        return json.loads(line)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def predict(self, instances: list[dict], columns: list[str] | None, proba: bool,
+                timeout: float) -> dict[str, Any]:
+        request = json.dumps({"instances": instances, "columns": columns, "proba": proba})
+        with self.lock:
+            try:
+                self.process.stdin.write(request.encode() + b"\n")
+                self.process.stdin.flush()
+                answer = self._read(timeout)
+            except PredictorError as exc:
+                if not exc.crashed:
+                    self.close()  # a late answer would be read by the next caller
+                raise
+            except (BrokenPipeError, OSError):
+                raise PredictorError("the model process exited", crashed=True) from None
+        if "error" in answer:
+            raise PredictorError(answer["error"], memory=bool(answer.get("memory")))
+        return answer
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait()
+        except Exception:
+            pass
+
+
+class PredictorCache:
+    """Warm predictors keyed by the model file's sha256, least recently used evicted."""
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self.items: collections.OrderedDict[str, Predictor] = collections.OrderedDict()
+        self._loading: dict[str, Semaphore] = {}
+
+    def get(self, sha256: str, load: Callable[[], Predictor]) -> Predictor:
+        predictor = self.items.get(sha256)
+        if predictor is not None and predictor.alive():
+            self.items.move_to_end(sha256)
+            return predictor
+        lock = self._loading.setdefault(sha256, Semaphore(1))
+        with lock:  # one load per model, even with many concurrent first requests
+            predictor = self.items.get(sha256)
+            if predictor is not None and predictor.alive():
+                return predictor
+            if predictor is not None:
+                self.items.pop(sha256).close()
+            predictor = load()
+            self.items[sha256] = predictor
+            while len(self.items) > self.size:
+                _, old = self.items.popitem(last=False)
+                eventlet.spawn_n(self._close_when_idle, old)
+            return predictor
+
+    @staticmethod
+    def _close_when_idle(predictor: Predictor) -> None:
+        with predictor.lock:
+            predictor.close()
+
+    def discard(self, sha256: str) -> None:
+        predictor = self.items.pop(sha256, None)
+        if predictor is not None:
+            predictor.close()
+
+    def close(self) -> None:
+        while self.items:
+            _, predictor = self.items.popitem()
+            predictor.close()

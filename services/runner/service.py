@@ -1,0 +1,179 @@
+"""The runner service: executions (queued, sandboxed, logged) and online predictions.
+
+Entrypoints only; the work is in ``engine.py``. Executions are started by RPC
+(gateway) or by the scheduler's ``execution_requested`` event, recorded
+``queued`` and put on a durable RabbitMQ queue; ``run_execution`` consumes that
+queue (prefetch = ``RUNNER_SLOTS``) and runs each one in a child process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.events import BROADCAST, SERVICE_POOL, EventDispatcher, event_handler
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+
+from services.runner import domain
+from services.runner.dependencies import Caller, ExecutionRepository, Runtime
+from services.runner.engine import Engine
+from services.runner.queue import ExecutionQueue, execution_consumer
+from shared import events
+from shared.errors import EXPECTED, Conflict, PlatformError
+from shared.observability import Observability
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 10
+
+
+class RunnerService:
+    name = "runner"
+
+    repo = ExecutionRepository()
+    runtime = Runtime()
+    queue = ExecutionQueue()
+    dispatch = EventDispatcher()
+    registry = RpcProxy("registry")
+    deployer = RpcProxy("deployer")
+    caller = Caller()
+    observability = Observability()
+
+    @property
+    def engine(self) -> Engine:
+        return Engine(self)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_execution(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Queue a run of a model or a deployment; returns the execution (``queued``).
+
+        ``{"model_id" | "deployment_id", "parameters": {...}, "trigger": "manual",
+        "input": {"rows": [...]} | {"artifact": ArtifactRef dict} | null}``.
+        Raises NotFound (model/deployment), Conflict (model without file),
+        ValidationError (bad parameter, naming it), InvalidInputData (unreadable
+        input, missing columns).
+        """
+        return self.engine.create(request, self.caller)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        """One execution dict (API.md Executions); NotFound for an unknown id."""
+        return domain.to_dict(self.repo.get(execution_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_executions(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``{items, total, page, per_page}``; query keys deployment_id, model_id, status,
+        trigger, created_by, sort (e.g. ``-created_at``), page, per_page (≤ 200)."""
+        filters, sort, page, per_page = domain.list_query(query)
+        docs, total = self.repo.list(filters, sort, page, per_page)
+        return {"items": [domain.to_dict(d) for d in docs], "total": total, "page": page,
+                "per_page": per_page}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_logs(self, execution_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """Log lines numbered after ``after``: ``{"lines": [{n, ts, level, message}],
+        "next": N, "status": ...}``; pass ``next`` back as ``after`` to follow."""
+        doc = self.repo.get(execution_id)
+        try:
+            after, limit = int(after or 0), min(max(int(limit or 1000), 1), 5000)
+        except (TypeError, ValueError):
+            from shared.errors import validation_error
+
+            raise validation_error("after", "must be a whole number") from None
+        lines = self.repo.logs(execution_id, after, limit)
+        return {
+            "lines": [{"n": ln["n"], "ts": domain._iso(ln["ts"]), "level": ln["level"],
+                       "message": ln["message"]} for ln in lines],
+            "next": lines[-1]["n"] if lines else after,
+            "status": doc["status"],
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_result(self, execution_id: str) -> dict[str, Any]:
+        """The result artifact ``{artifact_id, filename, content_type, size, format, rows}``;
+        Conflict while the execution has no result (not succeeded)."""
+        doc = self.repo.get(execution_id)
+        result = doc.get("result")
+        if doc["status"] != domain.SUCCEEDED or not result:
+            raise Conflict(f"no results: the execution is {doc['status']}",
+                           {"status": doc["status"]})
+        return {key: result.get(key) for key in
+                ("artifact_id", "filename", "content_type", "size", "format", "rows")}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def cancel_execution(self, execution_id: str) -> dict[str, Any]:
+        """Cancel: a queued one at once, a running one within ~1 s (SIGTERM, grace,
+        SIGKILL) on whichever replica runs it. Conflict when already finished."""
+        return self.engine.cancel(execution_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def rerun_execution(self, execution_id: str) -> dict[str, Any]:
+        """A new execution with the same model, parameters and input (trigger ``rerun``,
+        ``rerun_of`` = the source id)."""
+        return self.engine.rerun(execution_id, self.caller)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def predict(self, deployment_id: str, instances: list[dict[str, Any]],
+                parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Online prediction on an active deployment: ``{"predictions": [...]}`` (plus
+        ``probabilities`` with ``predict_proba``). Conflict when not active;
+        InvalidInputData naming missing/unknown/non-numeric fields."""
+        return self.engine.predict(deployment_id, instances, parameters)
+
+    @event_handler("scheduler", events.EXECUTION_REQUESTED, handler_type=SERVICE_POOL,
+                   requeue_on_error=False)
+    def on_execution_requested(self, payload: dict[str, Any]) -> None:
+        """A scheduled run: idempotent on ``idempotency_key`` (a redelivered request never
+        makes a second execution). A refused one is recorded ``failed`` with the reason.
+
+        ``{"deployment_id", "slot", "trigger": "schedule", "idempotency_key"}``
+        """
+        key = payload.get("idempotency_key") or f"{payload.get('deployment_id')}:" \
+                                                   f"{payload.get('slot')}"
+        if self.repo.by_key(key) is not None:
+            return
+        request = {"deployment_id": payload.get("deployment_id"), "parameters": {},
+                   "input": None, "trigger": "schedule"}
+        try:
+            self.engine.create(request, {"username": "scheduler"}, idempotency_key=key,
+                               slot=payload.get("slot"))
+        except PlatformError as exc:
+            log.warning("scheduled run %s refused: %s", key, exc.message)
+            self.engine.record_refused(payload, key, exc)
+
+    @event_handler("deployer", events.DEPLOYMENT_UPDATED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    @event_handler("deployer", events.DEPLOYMENT_STARTED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    @event_handler("deployer", events.DEPLOYMENT_STOPPED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    @event_handler("deployer", events.DEPLOYMENT_DELETED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_deployment_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica drops its remembered copy of the deployment (online predict)."""
+        deployment = payload.get("deployment") or {}
+        self.runtime.forget("deployment", deployment.get("id") or payload.get("deployment_id"))
+
+    @event_handler("registry", events.MODEL_UPDATED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    @event_handler("registry", events.MODEL_FILE_UPLOADED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    @event_handler("registry", events.MODEL_DELETED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_model_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica drops its remembered copy of the model (online predict)."""
+        model = payload.get("model") or {}
+        self.runtime.forget("model", model.get("id") or payload.get("model_id"))
+
+    @execution_consumer
+    def run_execution(self, execution_id: str) -> str:
+        """Consume one queued execution id: run it in a child process to a final state.
+        Returns ``ack`` or ``requeue`` (the queue entrypoint acts on it)."""
+        return self.engine.run(execution_id)
+
+    @timer(interval=SWEEP_INTERVAL_S)
+    def sweep(self) -> None:
+        """Runs whose runner vanished long ago → failed "runner lost"; re-queue ids that
+        never reached the broker; refresh the queued gauge. Safe on every replica."""
+        self.engine.sweep()
