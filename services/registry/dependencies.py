@@ -1,0 +1,206 @@
+"""The registry's repository (collection ``models`` + model-file artifacts) and caller context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlet.semaphore
+from nameko.extensions import DependencyProvider
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import Conflict, NotFound
+from shared.modelfile import inspect_artifact
+from shared.mongo import Repository, isoformat, object_id, utcnow
+
+MODELS = "models"
+
+
+def _conflict(name: str, version: str) -> Conflict:
+    return Conflict(
+        f"a model named {name!r} with version {version!r} already exists",
+        {"name": name, "version": version},
+    )
+
+
+def to_model(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document → the API's Model dict (ids as strings, ISO UTC times)."""
+    file = doc.get("file")
+    if file:
+        file = {**file, "uploaded_at": isoformat(file.get("uploaded_at"))}
+    return {
+        "id": str(doc["_id"]),
+        "name": doc["name"],
+        "description": doc.get("description", ""),
+        "version": doc["version"],
+        "type": doc.get("type"),
+        "framework": doc.get("framework"),
+        "department": doc.get("department"),
+        "region": doc.get("region"),
+        "tags": list(doc.get("tags") or []),
+        "status": doc.get("status", "draft"),
+        "parameters": doc.get("parameters") or {},
+        "metrics": doc.get("metrics") or {},
+        "file": file or None,
+        "input_schema": doc.get("input_schema"),
+        "created_by": doc.get("created_by"),
+        "created_at": isoformat(doc.get("created_at")),
+        "updated_at": isoformat(doc.get("updated_at")),
+    }
+
+
+class ModelRepository(Repository):
+    """Models and their files. Raises ``NotFound`` / ``Conflict``; returns Model dicts."""
+
+    # One index per filter and sort key: unindexed queries are slow on SecantusDB.
+    indexes = {
+        MODELS: [
+            ([("name", 1), ("version", 1)], {"unique": True, "name": "name_version_unique"}),
+            ([("created_at", -1)], {}),
+            ([("updated_at", -1)], {}),
+            ([("department", 1), ("created_at", -1)], {}),
+            ([("region", 1), ("created_at", -1)], {}),
+            ([("status", 1), ("created_at", -1)], {}),
+            ([("type", 1), ("created_at", -1)], {}),
+            ([("framework", 1), ("created_at", -1)], {}),
+            ([("tags", 1)], {}),
+            ([("version", 1)], {}),
+        ]
+    }
+
+    @property
+    def models(self):
+        return self.db[MODELS]
+
+    def _get_doc(self, model_id: str) -> dict[str, Any]:
+        doc = self.models.find_one({"_id": object_id(model_id, "model")})
+        if doc is None:
+            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        return doc
+
+    def get(self, model_id: str) -> dict[str, Any]:
+        return to_model(self._get_doc(model_id))
+
+    def create(self, fields: dict[str, Any], created_by: str | None) -> dict[str, Any]:
+        now = utcnow()
+        doc = {
+            **fields,
+            "file": None,
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            result = self.models.insert_one(doc)
+        except DuplicateKeyError:
+            raise _conflict(fields["name"], fields["version"]) from None
+        doc["_id"] = result.inserted_id
+        return to_model(doc)
+
+    def update(self, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        oid = object_id(model_id, "model")
+        try:
+            doc = self.models.find_one_and_update(
+                {"_id": oid},
+                {"$set": {**changes, "updated_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            current = self._get_doc(model_id)
+            raise _conflict(
+                changes.get("name", current["name"]), changes.get("version", current["version"])
+            ) from None
+        if doc is None:
+            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        return to_model(doc)
+
+    def delete(self, model_id: str) -> dict[str, Any]:
+        doc = self.models.find_one_and_delete({"_id": object_id(model_id, "model")})
+        if doc is None:
+            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        if doc.get("file"):
+            self.artifacts.delete(doc["file"].get("artifact_id"))
+        return to_model(doc)
+
+    def list(
+        self, filter_: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self.models.count_documents(filter_)
+        cursor = self.models.find(filter_).sort(sort).skip(skip).limit(limit)
+        return [to_model(doc) for doc in cursor], total
+
+    def same_name(self, name: str) -> list[dict[str, Any]]:
+        return [to_model(doc) for doc in self.models.find({"name": name})]
+
+    def set_file(
+        self, model_id: str, file: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Attach ``file`` atomically; the previous file's artifact is deleted.
+
+        ``extra`` fields (status, parameters, input_schema) are set along.
+        Raises ``NotFound`` (and deletes the new artifact) if the model vanished.
+        """
+        oid = object_id(model_id, "model")
+        previous = self.models.find_one_and_update(
+            {"_id": oid},
+            {"$set": {**extra, "file": file, "updated_at": utcnow()}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if previous is None:
+            self.artifacts.delete(file["artifact_id"])
+            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        old = (previous.get("file") or {}).get("artifact_id")
+        if old and old != file["artifact_id"]:
+            self.artifacts.delete(old)
+        return self.get(model_id)
+
+    def artifact_info(self, artifact_id: str) -> dict[str, Any]:
+        """``{"size", "sha256"}`` as stored (not as the caller claims). Raises ``NotFound``."""
+        stored = self.artifacts.files.find_one({"_id": object_id(artifact_id, "artifact")})
+        if stored is None:
+            raise NotFound(f"artifact {artifact_id!r} not found", {"id": artifact_id})
+        return {
+            "size": int(stored.get("length", 0)),
+            "sha256": (stored.get("metadata") or {}).get("sha256"),
+        }
+
+    def delete_artifact(self, artifact_id: str | None) -> None:
+        self.artifacts.delete(artifact_id)
+
+
+class Caller(DependencyProvider):
+    """The caller's identity from nameko context data (set by the gateway)."""
+
+    def get_dependency(self, worker_ctx) -> dict[str, Any]:
+        data = worker_ctx.data or {}
+        return {
+            "username": data.get("username"),
+            "roles": list(data.get("roles") or []),
+            "request_id": data.get("request_id"),
+        }
+
+
+class Inspector(DependencyProvider):
+    """Runs the sandboxed model-file inspector, a few at a time.
+
+    Each inspection is a child process of up to ``INSPECT_MEMORY_MB``; the
+    semaphore (``INSPECT_CONCURRENCY``) keeps a burst of uploads from
+    starting one such child per worker at once.
+    """
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.timeout_s = float(config.get("INSPECT_TIMEOUT_S", 60))
+        self.memory_mb = int(config.get("INSPECT_MEMORY_MB", 2048))
+        self.max_bytes = int(config.get("MAX_UPLOAD_MB", 200)) * 1024 * 1024
+        self.slots = eventlet.semaphore.Semaphore(int(config.get("INSPECT_CONCURRENCY", 2)))
+
+    def get_dependency(self, worker_ctx) -> Inspector:
+        return self
+
+    def inspect(self, store: Any, artifact_id: str) -> dict[str, Any]:
+        """The inspector's JSON answer (``ok`` true or false); see ``shared.modelfile``."""
+        with self.slots:
+            return inspect_artifact(
+                store, artifact_id, timeout_s=self.timeout_s, memory_mb=self.memory_mb
+            )

@@ -1,0 +1,132 @@
+"""Run the model-file inspector in a child process (the service never loads a model).
+
+``inspect_artifact`` streams the artifact from the store into a private temp
+dir, checks the magic bytes (cheap, parses nothing), then runs
+``python -m shared.modelfile.inspect`` with a timeout, an RLIMIT_AS memory
+limit (set by the child on itself before it reads the file), one thread per
+math library and a minimal environment (no service secrets), and deletes the
+temp dir afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from shared.config import ROOT
+from shared.modelfile.formats import UnrecognisedFormat, detect_file
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_MB = 2048
+
+
+def _rejection(reason: str, message: str, offending: str | None = None) -> dict[str, Any]:
+    return {"ok": False, "reason": reason, "message": message, "offending_global": offending}
+
+
+def _child_env(workdir: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    return env
+
+
+def inspect_file(
+    path: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> dict[str, Any]:
+    """Inspect a model file at ``path`` in a sandbox child; never raises for bad files.
+
+    Returns the child's JSON: ``{"ok": true, "format", ...}`` or
+    ``{"ok": false, "reason", "message", "offending_global"}``.
+    """
+    try:
+        detected = detect_file(path)
+    except UnrecognisedFormat as exc:
+        return _rejection(exc.reason, str(exc))
+    path = os.path.abspath(path)  # the child runs in the project root
+    workdir = os.path.dirname(path)
+    command = [
+        sys.executable,
+        "-m",
+        "shared.modelfile.inspect",
+        path,
+        "--memory-mb",
+        str(memory_mb),
+    ]
+    # Under eventlet (nameko run) subprocess is the green one: waiting yields.
+    # The child applies RLIMIT_AS itself (--memory-mb) before it opens the
+    # file: a preexec_fn would make the fork take the interpreter's locks
+    # (PyOS_BeforeFork), which can deadlock a threaded, eventlet-patched parent.
+    process = subprocess.Popen(
+        command,
+        cwd=str(ROOT),
+        env=_child_env(workdir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: a timeout kills it all
+        close_fds=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except Exception as exc:
+        # Under eventlet the green Popen raises the *original* module's
+        # TimeoutExpired, a different class from the patched module's.
+        if type(exc).__name__ != "TimeoutExpired":
+            raise
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.communicate()
+        return _rejection("timeout", f"inspecting the model took longer than {timeout_s:g} s")
+    lines = [line for line in stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+    if process.returncode != 0 or not lines:
+        if process.returncode and process.returncode < 0:
+            signame = signal.Signals(-process.returncode).name
+            return _rejection("crashed", f"the model file crashed the inspector ({signame})")
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        if "MemoryError" in tail[0]:
+            return _rejection("memory_limit", "the model needs more memory than allowed")
+        return _rejection("crashed", f"the inspector failed: {tail[0][:300]}")
+    try:
+        result = json.loads(lines[-1])
+    except ValueError:
+        return _rejection("crashed", "the inspector returned no readable answer")
+    if result.get("ok") and detected.compression:
+        result["compression"] = detected.compression
+    return result
+
+
+def inspect_artifact(
+    store: Any,
+    artifact_id: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> dict[str, Any]:
+    """Download ``artifact_id`` from the ``ArtifactStore`` in chunks, inspect, clean up."""
+    workdir = tempfile.mkdtemp(prefix="modelfile-")  # mode 0700: private to this user
+    try:
+        # A fixed name: the user's filename never becomes a path.
+        path = os.path.join(workdir, "model.bin")
+        store.download_to(artifact_id, path)
+        return inspect_file(path, timeout_s=timeout_s, memory_mb=memory_mb)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
