@@ -30,6 +30,11 @@ DEFAULTS: dict[str, str] = {
     "ACCESS_TOKEN_TTL_S": "300",
     "REFRESH_TOKEN_TTL_S": "1800",
     "VAR_DIR": str(ROOT / "var"),
+    # The launcher (``make run``): port of the embedded database it starts when
+    # MONGO_URI is not set, whether it seeds the demo models, how long it waits.
+    "EMBEDDED_DB_PORT": "27017",
+    "SEED_DEMO_DATA": "1",
+    "STARTUP_TIMEOUT_S": "180",
 }
 
 

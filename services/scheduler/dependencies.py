@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,11 +38,21 @@ class ScheduleStore(Repository):
     """Schedule state and the queued/running executions of scheduled deployments."""
 
     indexes = {
-        SCHEDULES: [([("active", ASCENDING), ("due_at", ASCENDING)], {})],
+        SCHEDULES: [
+            ([("active", ASCENDING), ("due_at", ASCENDING)], {}),
+            # Every tick of every replica looks for stale pending entries (multikey).
+            ([("pending.claimed_at", ASCENDING)], {}),
+        ],
         RUNS: [([("deployment_id", ASCENDING), ("terminal", ASCENDING)], {})],
     }
 
     resynced = False  # set once a resync from the deployer succeeded
+    replica = "unset"  # who claims: recorded in pending entries (``claimed_by``), for logs
+
+    def setup(self) -> None:
+        super().setup()
+        # Two containers may share a process (tests): the uuid tells them apart.
+        self.replica = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
     @property
     def schedules(self):
@@ -101,11 +114,20 @@ class ScheduleStore(Repository):
             .limit(limit)
         )
 
-    def claim(self, state: dict[str, Any], plan: domain.TickPlan, now: datetime) -> bool:
-        """THE one conditional write: advance ``next_run_at`` from the value seen.
+    def claim(
+        self,
+        state: dict[str, Any],
+        plan: domain.TickPlan,
+        now: datetime,
+        pending: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """THE one conditional write: advance ``next_run_at`` from the value seen, and
+        record the slots about to be fired as ``pending`` (``domain.pending_entries``).
 
         Only one replica's write matches ``{_id, next_run_at: <seen>}``, so a slot
-        is fired once however many schedulers tick.
+        is claimed once however many schedulers tick; as the pending entries go in
+        the same write, a claimed slot is never lost by a replica dying before its
+        dispatch: it stays pending until ``settle`` and is re-sent otherwise.
         """
         skips = [{"slot": slot, "reason": reason, "at": now} for slot, reason in plan.skipped]
         update: dict[str, Any] = {
@@ -115,11 +137,16 @@ class ScheduleStore(Repository):
                 "last_slot": plan.last_slot,
             }
         }
+        push: dict[str, Any] = {}
         if plan.fire:
             update["$set"]["last_fired_at"] = now
             update["$inc"] = {"fired": len(plan.fire)}
         if skips:
-            update["$push"] = {"skips": {"$each": skips, "$slice": -domain.SKIPS_KEPT}}
+            push["skips"] = {"$each": skips, "$slice": -domain.SKIPS_KEPT}
+        if pending:
+            push["pending"] = {"$each": pending}
+        if push:
+            update["$push"] = push
         claimed = self.schedules.find_one_and_update(
             {"_id": state["_id"], "active": True, "next_run_at": state["next_run_at"]},
             update,
@@ -127,6 +154,46 @@ class ScheduleStore(Repository):
             return_document=ReturnDocument.AFTER,
         )
         return claimed is not None
+
+    def settle(self, deployment_id: str, keys: list[str]) -> None:
+        """The dispatch of these slots is confirmed: they are no longer pending."""
+        if keys:
+            self.schedules.update_one(
+                {"_id": deployment_id},
+                {"$pull": {"pending": {"idempotency_key": {"$in": list(keys)}}}},
+            )
+
+    def stale_pending(self, cutoff: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """States with a pending entry claimed at or before ``cutoff`` (index
+        ``pending.claimed_at``), whether or not still active: a claimed slot was due
+        when claimed, its delivery is owed."""
+        return list(
+            self.schedules.find({"pending.claimed_at": {"$lte": cutoff}}, {"pending": 1}).limit(
+                limit
+            )
+        )
+
+    def claim_redispatch(self, deployment_id: str, entry: dict[str, Any], now: datetime) -> bool:
+        """Claim the re-dispatch of a stale pending entry: a conditional write on the
+        ``claimed_at`` seen, so one replica re-sends it, not all of them. The entry
+        gets a fresh ``claimed_at``: if this dispatch is lost too, it is re-sent again
+        after ``SCHEDULER_REDISPATCH_S``."""
+        result = self.schedules.update_one(
+            {
+                "_id": deployment_id,
+                "pending": {
+                    "$elemMatch": {
+                        "idempotency_key": entry["idempotency_key"],
+                        "claimed_at": entry["claimed_at"],
+                    }
+                },
+            },
+            {
+                "$set": {"pending.$.claimed_at": now, "pending.$.claimed_by": self.replica},
+                "$inc": {"pending.$.redispatches": 1},
+            },
+        )
+        return result.modified_count == 1
 
     # -- executions (max_concurrent) ---------------------------------------------
 

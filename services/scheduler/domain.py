@@ -8,7 +8,16 @@ deployer's collection)::
      max_concurrent, jitter_s, jitter (offset s), next_run_at (the next slot,
      UTC), due_at (= next_run_at + jitter: when to fire, indexed with active),
      last_slot, last_fired_at, skips: [{slot, reason, at}] (last 50),
+     pending: [{slot, idempotency_key, next_run_at, claimed_at, claimed_by,
+                redispatches?}] (claimed slots whose dispatch is not confirmed yet),
      source_updated_at (the deployment's updated_at, to ignore stale events)}
+
+``pending`` is what makes delivery exactly-once in effect: the claim that
+advances ``next_run_at`` pushes the slots it is about to fire in the same
+write, the dispatcher pulls them once the broker confirmed the event, and an
+entry still there ``SCHEDULER_REDISPATCH_S`` after its ``claimed_at`` (its
+replica died or the dispatch failed) is claimed again and re-sent by any
+replica. A duplicate is harmless: the runner dedupes on ``idempotency_key``.
 """
 
 from __future__ import annotations
@@ -132,6 +141,41 @@ def execution_request(
         "idempotency_key": cron.slot_key(deployment_id, slot),
         "next_run_at": cron.slot_iso(next_run_at) if next_run_at else None,
     }
+
+
+def pending_entries(
+    deployment_id: str,
+    slots: list[datetime],
+    next_run_at: datetime | None,
+    claimed_at: datetime,
+    claimed_by: str,
+) -> list[dict[str, Any]]:
+    """The ``pending`` entries the claim pushes for the slots it is about to fire."""
+    return [
+        {
+            "slot": slot,
+            "idempotency_key": cron.slot_key(deployment_id, slot),
+            "next_run_at": next_run_at,
+            "claimed_at": claimed_at,
+            "claimed_by": claimed_by,
+        }
+        for slot in slots
+    ]
+
+
+def stale_entries(pending: list[dict[str, Any]] | None, cutoff: datetime) -> list[dict[str, Any]]:
+    """Pending entries claimed at or before ``cutoff``: their dispatch was never
+    confirmed in time, so they are to be re-sent (oldest claim first)."""
+    stale = [e for e in pending or () if e.get("claimed_at") and e["claimed_at"] <= cutoff]
+    return sorted(stale, key=lambda e: (e["claimed_at"], e["slot"]))
+
+
+def pending_request(deployment_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The ``execution_requested`` payload of a pending entry: the one the claim meant to
+    send (same idempotency key, so the runner makes at most one execution of it)."""
+    payload = execution_request(deployment_id, entry["slot"], entry.get("next_run_at"))
+    payload["idempotency_key"] = entry.get("idempotency_key") or payload["idempotency_key"]
+    return payload
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -5,18 +5,29 @@
   at startup (and every ``SCHEDULER_RESYNC_S``). It never reads ``deployments``.
 * Tick (``SCHEDULER_TICK_S``, 1 s): due states (``active, due_at`` index) →
   misfire policy and ``max_concurrent`` → ONE conditional write claims the slot
-  (``{_id, next_run_at: <seen>}``) → ``execution_requested`` per fired slot,
-  ``idempotency_key = <deployment id>:<slot>`` (the runner dedupes on it).
+  (``{_id, next_run_at: <seen>}``) and, in the same write, records the slots to
+  fire in ``pending`` → ``execution_requested`` per fired slot,
+  ``idempotency_key = <deployment id>:<slot>`` (the runner dedupes on it) → once
+  the broker confirmed the events, ``$pull`` them from ``pending``.
 * Running count per deployment from the runner's ``execution_*`` events.
 * DST rule and misfire policies: ``shared/cron.py``.
 
-Delivery is at most once per slot: a replica that dies between its claim and
-its dispatch loses that slot (recorded nowhere but the log line before it).
+Delivery is exactly once in effect, at least once on the wire: a replica that
+dies (or whose dispatch fails) between its claim and its dispatch leaves the
+slot in ``pending``; on every tick, any replica takes the pending entries
+claimed more than ``SCHEDULER_REDISPATCH_S`` (10 s) ago, claims their
+re-dispatch with a conditional write on the ``claimed_at`` it saw (so one
+replica re-sends, not all), sends the same request again and pulls the entry
+(``ml_scheduler_redispatched_total``). A slot can thus be sent twice (the first
+dispatch succeeded but its ``$pull`` failed, or took longer than
+``SCHEDULER_REDISPATCH_S``, or replica clocks differ by that much); the
+runner's unique index on ``idempotency_key`` makes that one execution.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -42,6 +53,11 @@ SKIPPED = Counter("ml_scheduler_skipped_total", "Scheduled slots not fired, by r
 MISSED = Counter(
     "ml_scheduler_missed_total",
     "Slots found late (past the misfire grace), whatever the policy did",
+)
+REDISPATCHED = Counter(
+    "ml_scheduler_redispatched_total",
+    "Claimed slots sent again because their dispatch was not confirmed in time "
+    "(replica died or dispatch failed); the runner dedupes on the idempotency key",
 )
 ACTIVE = Gauge("ml_scheduler_active_deployments", "Active deployments with a schedule")
 
@@ -76,8 +92,13 @@ class SchedulerService:
 
     @config_timer("SCHEDULER_TICK_S", 1.0)
     def tick(self) -> None:
-        """Fire the due slots of active deployments (every replica ticks; claims decide)."""
+        """Re-send the stale pending slots, then fire the due slots of active deployments
+        (every replica ticks; conditional writes decide who sends what)."""
         now = utcnow()
+        try:
+            self._redispatch_stale(now)
+        except Exception:  # the database is down: the due slots below will fail too
+            log.exception("re-dispatching pending slots failed")
         grace = self._config("SCHEDULER_MISFIRE_GRACE_S", 30)
         ttl = self._config("SCHEDULER_RUNNING_TTL_S", 86400)
         for state in self.store.due(now):
@@ -92,7 +113,12 @@ class SchedulerService:
         plan = domain.plan_tick(state, now, grace, running)
         if plan.last_slot is None:
             return
-        if not self.store.claim(state, plan, now):
+        # Recorded as pending by the claim itself: if this replica dies before the
+        # dispatch below, another one re-sends them (see _redispatch_stale).
+        pending = domain.pending_entries(
+            dep_id, plan.fire, plan.next_run_at, utcnow(), self.store.replica
+        )
+        if not self.store.claim(state, plan, now, pending):
             return  # another replica claimed this slot
         if plan.late:
             MISSED.inc(plan.late)
@@ -102,12 +128,51 @@ class SchedulerService:
         if plan.unlisted_skipped:
             SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
         jitter = float(state.get("jitter") or 0)
-        for slot in plan.fire:
-            payload = domain.execution_request(dep_id, slot, plan.next_run_at)
-            log.info("deployment %s: firing slot %s", dep_id, payload["slot"])
-            self.dispatch(events.EXECUTION_REQUESTED, payload)
-            FIRED.inc()
-            LAG.observe(max((utcnow() - slot).total_seconds() - jitter, 0.0))
+        sent: list[str] = []
+        try:
+            for entry in pending:
+                payload = domain.pending_request(dep_id, entry)
+                log.info("deployment %s: firing slot %s", dep_id, payload["slot"])
+                self.dispatch(events.EXECUTION_REQUESTED, payload)
+                sent.append(entry["idempotency_key"])
+                FIRED.inc()
+                LAG.observe(max((utcnow() - entry["slot"]).total_seconds() - jitter, 0.0))
+        finally:
+            # What was not sent stays pending: re-sent after SCHEDULER_REDISPATCH_S.
+            self._settle(dep_id, sent)
+
+    def _redispatch_stale(self, now: datetime) -> None:
+        """Re-send the pending slots whose dispatch was not confirmed in time."""
+        cutoff = now - timedelta(seconds=self._config("SCHEDULER_REDISPATCH_S", 10))
+        for state in self.store.stale_pending(cutoff):
+            dep_id = state["_id"]
+            for entry in domain.stale_entries(state.get("pending"), cutoff):
+                try:
+                    if not self.store.claim_redispatch(dep_id, entry, utcnow()):
+                        continue  # another replica re-sends it (or it was just settled)
+                    payload = domain.pending_request(dep_id, entry)
+                    log.warning(
+                        "deployment %s: re-dispatching slot %s (claimed by %s at %s, "
+                        "dispatch never confirmed)",
+                        dep_id,
+                        payload["slot"],
+                        entry.get("claimed_by"),
+                        entry.get("claimed_at"),
+                    )
+                    self.dispatch(events.EXECUTION_REQUESTED, payload)
+                except Exception:  # stays pending: the next try is in SCHEDULER_REDISPATCH_S
+                    log.exception("deployment %s: re-dispatch failed", dep_id)
+                    continue
+                REDISPATCHED.inc()
+                self._settle(dep_id, [entry["idempotency_key"]])
+
+    def _settle(self, dep_id: str, keys: list[str]) -> None:
+        if not keys:
+            return
+        try:
+            self.store.settle(dep_id, keys)
+        except Exception:  # left pending: re-sent later, and the runner dedupes it
+            log.exception("deployment %s: could not clear pending %s", dep_id, keys)
 
     @config_timer("SCHEDULER_RESYNC_S", 300.0, eager=True)
     def resync(self) -> None:

@@ -16,12 +16,14 @@ import eventlet
 eventlet.monkey_patch()
 
 import os  # noqa: E402
-import uuid
+import uuid  # noqa: E402
 
 import pymongo  # noqa: E402
 import pytest  # noqa: E402
 
 from shared.testing.database import EmbeddedDatabase  # noqa: E402
+from shared.testing.stack import stack  # noqa: E402,F401  (the e2e platform)
+from shared.testing.tokens import issue_token, token_issuer  # noqa: E402,F401  (JWTs)
 
 
 @pytest.fixture(scope="session")

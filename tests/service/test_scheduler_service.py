@@ -295,6 +295,146 @@ def test_malformed_events_are_dropped_not_looped(container_factory, config, sche
     assert schedules.database.schedule_runs.count_documents({}) == 0
 
 
+# -- no lost schedule: a claim whose dispatch never happened is re-sent exactly once -----
+
+
+def redispatched() -> float:
+    from services.scheduler.service import REDISPATCHED
+
+    return REDISPATCHED._value.get()
+
+
+def test_slot_claimed_by_a_dead_replica_is_redispatched_once(container_factory, config, schedules):
+    """The state a replica dying between its claim and its dispatch leaves behind: slot
+    claimed (next_run_at advanced) and pending, no event. Two replicas start: the slot is
+    sent exactly once, with its key, and is no longer pending."""
+    dep = make_deployment(schedule="0 4 * * *")
+    ACTIVE.append(dep)
+    now = datetime.now(UTC)
+    from services.scheduler.domain import pending_entries, state_changes
+
+    doc = state_changes(dep, None, now)
+    slot = doc["next_run_at"] - timedelta(days=1)  # fired (claimed) before the crash
+    pending = pending_entries(
+        dep["id"], [slot], doc["next_run_at"], now - timedelta(seconds=30), "dead-replica"
+    )
+    schedules.insert_one({"_id": dep["id"], "skips": [], **doc, "pending": pending})
+    before = redispatched()
+
+    start(container_factory, config, FakeDeployer, Collector)
+    start(container_factory, config, SchedulerService, SchedulerService)
+    key = cron.slot_key(dep["id"], slot)
+    wait_for(lambda: by_deployment(dep["id"]))
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]})["pending"] == [])
+    time.sleep(2.0)  # four more ticks of each replica: nothing is sent again
+    assert by_deployment(dep["id"]) == [
+        {
+            "deployment_id": dep["id"],
+            "slot": cron.slot_iso(slot),
+            "trigger": "schedule",
+            "idempotency_key": key,
+            "next_run_at": cron.slot_iso(doc["next_run_at"]),
+        }
+    ]
+    assert redispatched() == before + 1
+    state = schedules.find_one({"_id": dep["id"]})
+    assert state["next_run_at"] == doc["next_run_at"] and state["active"] is True
+
+
+def test_replica_dying_after_its_claim(container_factory, config, schedules, monkeypatch):
+    """The real claim write: a replica "dies" right after it (the dispatch never runs);
+    its slot is pending in the database, and a fresh replica sends it once."""
+    from services.scheduler.dependencies import ScheduleStore
+
+    real_claim = ScheduleStore.claim
+
+    def claim_then_die(self, state, plan, now, pending=None):
+        real_claim(self, state, plan, now, pending)
+        raise RuntimeError("replica killed between its claim and its dispatch")
+
+    dep = make_deployment()
+    ACTIVE.append(dep)
+    start(container_factory, config, FakeDeployer, Collector)
+    monkeypatch.setattr(ScheduleStore, "claim", claim_then_die)
+    (dying,) = start(container_factory, config, SchedulerService)
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+    state = wait_for(lambda: (s := schedules.find_one({"_id": dep["id"]})).get("pending") and s)
+    dying.kill()
+    monkeypatch.undo()
+    key = cron.slot_key(dep["id"], slot)
+    (entry,) = state["pending"]
+    assert entry["idempotency_key"] == key and entry["slot"] == slot
+    assert entry["next_run_at"] == state["next_run_at"] > slot
+    assert entry["claimed_by"].count("/") == 2 and entry["claimed_at"] <= datetime.now(UTC)
+    assert by_deployment(dep["id"]) == []
+
+    before = redispatched()
+    start(container_factory, {**config, "SCHEDULER_REDISPATCH_S": 1}, SchedulerService)
+
+    def sent():  # by key: a minute boundary during the test may fire the next slot too
+        return [p for p in by_deployment(dep["id"]) if p["idempotency_key"] == key]
+
+    wait_for(sent)
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]})["pending"] == [])
+    time.sleep(1.5)  # three more ticks: nothing is sent again
+    assert len(sent()) == 1 and sent()[0]["slot"] == cron.slot_iso(slot)
+    assert redispatched() == before + 1
+
+
+def test_store_pending_writes_are_conditional(schedules):
+    """The repository against the real database: the claim pushes the pending entries in
+    its conditional write; a re-dispatch is claimed once per ``claimed_at`` seen."""
+    from services.scheduler import domain
+    from services.scheduler.dependencies import ScheduleStore
+
+    store = ScheduleStore()
+    store.db, store.replica = schedules.database, "replica-b"
+    store.ensure_indexes()
+    dep = make_deployment()
+    now = datetime.now(UTC).replace(microsecond=0)
+    doc = domain.state_changes(dep, None, now)
+    due = _minute_floor(now)  # one due slot
+    schedules.insert_one({"_id": dep["id"], "skips": [], **doc, "next_run_at": due, "due_at": due})
+    seen = schedules.find_one({"_id": dep["id"]})
+    plan = domain.plan_tick(seen, now, 300, 0)
+    assert plan.fire == [due]
+    pending = domain.pending_entries(
+        dep["id"], plan.fire, plan.next_run_at, now - timedelta(seconds=30), "replica-a"
+    )
+    assert store.claim(seen, plan, now, pending) is True
+    assert store.claim(seen, plan, now, pending) is False  # next_run_at moved: lost
+    assert schedules.find_one({"_id": dep["id"]})["pending"] == pending
+
+    cutoff = now - timedelta(seconds=10)
+    assert store.stale_pending(now - timedelta(seconds=60)) == []
+    (stale,) = store.stale_pending(cutoff)
+    (entry,) = domain.stale_entries(stale["pending"], cutoff)
+    assert store.claim_redispatch(dep["id"], entry, now) is True
+    assert store.claim_redispatch(dep["id"], entry, now) is False  # another replica's turn
+    (left,) = schedules.find_one({"_id": dep["id"]})["pending"]
+    assert (left["claimed_at"], left["claimed_by"], left["redispatches"]) == (now, "replica-b", 1)
+    assert store.stale_pending(cutoff) == []
+    store.settle(dep["id"], [entry["idempotency_key"]])
+    assert schedules.find_one({"_id": dep["id"]})["pending"] == []
+
+
+def test_normal_fire_leaves_no_pending_entry(container_factory, config, schedules):
+    dep = make_deployment()
+    ACTIVE.append(dep)
+    start(container_factory, config, FakeDeployer, SchedulerService, Collector)
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    before = redispatched()
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+    fired = wait_for(lambda: by_deployment(dep["id"]))
+    assert [p["idempotency_key"] for p in fired] == [cron.slot_key(dep["id"], slot)]
+    # pushed by the claim (the field exists), pulled once the dispatch was confirmed
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]}).get("pending") == [])
+    assert redispatched() == before
+
+
 MODELS: dict[str, dict] = {}
 
 

@@ -11,6 +11,7 @@ from services.deployer import domain as deployer_domain
 from services.scheduler import domain
 from services.scheduler.service import SchedulerService
 from shared import cron
+from shared.mongo import utcnow
 
 NOW = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
 
@@ -79,12 +80,17 @@ def test_execution_request_payload():
 
 
 class FakeStore:
-    """The repository verbs the tick uses; ``claim`` wins once per seen next_run_at."""
+    """The repository verbs the tick uses, with the same conditions as the real one:
+    ``claim`` wins once per seen next_run_at (and pushes the pending entries),
+    ``claim_redispatch`` once per seen ``claimed_at``. Shared by "replicas"."""
+
+    replica = "fake/1"
 
     def __init__(self, states, running=0):
         self.states = {s["_id"]: s for s in states}
         self.running = running
         self.claims = []
+        self.settled = []
         self.container = type("C", (), {"config": {"SCHEDULER_MISFIRE_GRACE_S": 30}})()
 
     def due(self, now):
@@ -93,13 +99,36 @@ class FakeStore:
     def running_count(self, deployment_id, now, ttl):
         return self.running
 
-    def claim(self, seen, plan, now):
+    def claim(self, seen, plan, now, pending=None):
         current = self.states[seen["_id"]]
         if current["next_run_at"] != seen["next_run_at"]:
             return False
         current.update(next_run_at=plan.next_run_at, due_at=plan.due_at)
-        self.claims.append((seen["_id"], plan))
+        current.setdefault("pending", []).extend(dict(e) for e in pending or ())
+        self.claims.append((seen["_id"], plan, pending))
         return True
+
+    def settle(self, deployment_id, keys):
+        self.settled.append((deployment_id, list(keys)))
+        state = self.states[deployment_id]
+        state["pending"] = [e for e in state.get("pending", []) if e["idempotency_key"] not in keys]
+
+    def stale_pending(self, cutoff):
+        return [
+            {"_id": s["_id"], "pending": [dict(e) for e in s["pending"]]}
+            for s in self.states.values()
+            if any(e["claimed_at"] <= cutoff for e in s.get("pending", []))
+        ]
+
+    def claim_redispatch(self, deployment_id, entry, now):
+        for current in self.states[deployment_id].get("pending", []):
+            if (current["idempotency_key"], current["claimed_at"]) == (
+                entry["idempotency_key"],
+                entry["claimed_at"],
+            ):
+                current.update(claimed_at=now, claimed_by=self.replica)
+                return True
+        return False
 
 
 def test_tick_fires_due_slot_once_and_claims():
@@ -112,12 +141,17 @@ def test_tick_fires_due_slot_once_and_claims():
     name, payload = service.dispatch.call_args[0]
     assert name == "execution_requested" and payload["slot"] == cron.slot_iso(slot)
     assert len(store.claims) == 1
+    # the claim recorded the slot as pending; the confirmed dispatch cleared it
+    ((_, _, pending),) = store.claims
+    key = cron.slot_key("d1", slot)
+    assert [e["idempotency_key"] for e in pending] == [key] == [payload["idempotency_key"]]
+    assert store.settled == [("d1", [key])] and store.states["d1"]["pending"] == []
 
 
 def test_tick_lost_claim_dispatches_nothing():
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    store.claim = lambda seen, plan, now: False  # another replica won
+    store.claim = lambda seen, plan, now, pending: False  # another replica won
     service = worker_factory(SchedulerService, store=store)
     service.tick()
     assert service.dispatch.call_count == 0
@@ -144,3 +178,91 @@ def test_state_takes_the_deployers_first_slot():
     first = "2026-11-26T10:00:00.000Z"  # computed by the deployer just before NOW
     changes = domain.state_changes(deployment(next_run_at=first), None, NOW)
     assert changes["next_run_at"] == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+# -- pending slots: a claim whose dispatch never happened is re-sent once ------------
+
+
+def test_pending_entries_and_request():
+    slot = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    nxt = slot + timedelta(minutes=1)
+    entries = domain.pending_entries("d1", [slot], nxt, NOW, "host/1/ab")
+    assert entries == [
+        {
+            "slot": slot,
+            "idempotency_key": "d1:2026-11-26T10:00:00Z",
+            "next_run_at": nxt,
+            "claimed_at": NOW,
+            "claimed_by": "host/1/ab",
+        }
+    ]
+    assert domain.pending_entries("d1", [], nxt, NOW, "x") == []
+    # the re-sent request is the one the claim meant to send
+    assert domain.pending_request("d1", entries[0]) == domain.execution_request("d1", slot, nxt)
+
+
+def test_stale_entries():
+    slot = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    old = {"slot": slot, "idempotency_key": "d1:a", "claimed_at": NOW - timedelta(seconds=30)}
+    older = {**old, "idempotency_key": "d1:b", "claimed_at": NOW - timedelta(seconds=40)}
+    fresh = {**old, "idempotency_key": "d1:c", "claimed_at": NOW - timedelta(seconds=2)}
+    cutoff = NOW - timedelta(seconds=10)
+    assert domain.stale_entries([old, fresh, older], cutoff) == [older, old]
+    assert domain.stale_entries([fresh], cutoff) == []
+    assert domain.stale_entries(None, cutoff) == []
+
+
+def test_dispatch_failure_leaves_pending_then_one_replica_resends_it():
+    """The state a dead replica leaves: claimed (next_run_at advanced), slot pending."""
+    from services.scheduler import service as service_module
+
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    store = FakeStore([state(next_run_at=slot, due_at=slot)])
+    crashing = worker_factory(SchedulerService, store=store)
+    crashing.dispatch.side_effect = RuntimeError("broker gone")
+    crashing.tick()
+    key = cron.slot_key("d1", slot)
+    assert crashing.dispatch.call_count == 1 and store.settled == []
+    assert [e["idempotency_key"] for e in store.states["d1"]["pending"]] == [key]
+
+    # younger than SCHEDULER_REDISPATCH_S (10 s): nobody re-sends it yet
+    a = worker_factory(SchedulerService, store=store)
+    a.tick()
+    assert a.dispatch.call_count == 0
+
+    store.states["d1"]["pending"][0]["claimed_at"] -= timedelta(seconds=11)
+    before = service_module.REDISPATCHED._value.get()
+    b = worker_factory(SchedulerService, store=store)
+    stale_view = store.stale_pending(utcnow())  # what a second replica read concurrently
+    a.tick()
+    # b read the entry before a re-claimed it: its conditional write loses
+    store.stale_pending = lambda cutoff: stale_view
+    b.tick()
+    assert a.dispatch.call_count == 1 and b.dispatch.call_count == 0
+    name, payload = a.dispatch.call_args[0]
+    assert name == "execution_requested" and payload["idempotency_key"] == key
+    assert payload == domain.execution_request("d1", slot, store.claims[0][1].next_run_at)
+    assert store.states["d1"]["pending"] == []
+    assert service_module.REDISPATCHED._value.get() == before + 1
+
+
+def test_failed_redispatch_stays_pending():
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    entry = domain.pending_entries("d1", [slot], None, utcnow() - timedelta(seconds=60), "dead")
+    store = FakeStore(
+        [
+            state(
+                next_run_at=slot + timedelta(days=1), due_at=slot + timedelta(days=1), pending=entry
+            )
+        ]
+    )
+    service = worker_factory(SchedulerService, store=store)
+    service.dispatch.side_effect = RuntimeError("broker gone")
+    service.tick()
+    assert service.dispatch.call_count == 1
+    (left,) = store.states["d1"]["pending"]
+    # re-claimed (fresh claimed_at): tried again after SCHEDULER_REDISPATCH_S, not every tick
+    assert left["idempotency_key"] == cron.slot_key("d1", slot) and left["claimed_by"] == "fake/1"
+    assert left["claimed_at"] > utcnow() - timedelta(seconds=5)
+    service.tick()
+    assert service.dispatch.call_count == 1
