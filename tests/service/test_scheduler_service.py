@@ -244,6 +244,7 @@ def test_scheduler_soak_two_replicas(container_factory, config, schedules):
         container_factory, {**config, "SCHEDULER_TICK_S": 1.0}, SchedulerService, SchedulerService
     )
     wait_for(lambda: schedules.count_documents({"active": True}) == 20)
+    redispatched_before = redispatched()
     began = datetime.now(UTC)
     first_slot = _minute_floor(began) + timedelta(minutes=1)
     slots = [first_slot + timedelta(minutes=i) for i in range(3)]
@@ -260,6 +261,9 @@ def test_scheduler_soak_two_replicas(container_factory, config, schedules):
     assert got - expected == set(), "unexpected slots fired"
     for p in REQUESTED:  # jittered deployments fired no earlier than slot + offset
         assert p["trigger"] == "schedule"
+    # healthy replicas: every dispatch confirmed and cleared, nothing re-sent
+    assert schedules.count_documents({"pending.0": {"$exists": True}}) == 0
+    assert redispatched() == redispatched_before
 
 
 def test_failed_handler_is_requeued_not_lost(container_factory, config, schedules, monkeypatch):
