@@ -25,6 +25,13 @@ DEFAULTS: dict[str, str] = {
     "RUNNER_METRICS_PORT": "9103",
     "SCHEDULER_METRICS_PORT": "9104",
     "AUTH_METRICS_PORT": "9105",
+    # Where the gateway's health page finds each service's /health (compose, k8s:
+    # one host name per service; empty = SERVICES_HOST).
+    "SERVICES_HOST": "127.0.0.1",
+    "REGISTRY_HOST": "",
+    "DEPLOYER_HOST": "",
+    "RUNNER_HOST": "",
+    "SCHEDULER_HOST": "",
     "RPC_TIMEOUT_S": "10",
     "MAX_UPLOAD_MB": "200",
     "ACCESS_TOKEN_TTL_S": "300",

@@ -78,7 +78,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {name: setting(name) for name in SETTINGS}
     config["RPC_TIMEOUT_S"] = float(setting("RPC_TIMEOUT_S"))
     config["MAX_UPLOAD_MB"] = float(setting("MAX_UPLOAD_MB"))
-    config["SERVICES_HOST"] = os.environ.get("SERVICES_HOST") or "127.0.0.1"
+    config["SERVICES_HOST"] = setting("SERVICES_HOST")
+    # In compose / k8s each service has its own host name (REGISTRY_HOST=registry, ...).
+    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER"):
+        config[f"{name}_HOST"] = setting(f"{name}_HOST") or config["SERVICES_HOST"]
     config["RPC_POOL_SIZE"] = int(os.environ.get("GATEWAY_RPC_POOL_SIZE") or 16)
     config["HEALTH_TIMEOUT_S"] = float(os.environ.get("GATEWAY_HEALTH_TIMEOUT_S") or 1.0)
     config["JWKS_URL"] = os.environ.get("OIDC_JWKS_URL") or None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventlet
 from nameko.events import BROADCAST, SERVICE_POOL, EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
@@ -20,7 +21,7 @@ from services.runner.dependencies import Caller, ExecutionRepository, Runtime
 from services.runner.engine import Engine
 from services.runner.queue import ExecutionQueue, execution_consumer
 from shared import events
-from shared.errors import EXPECTED, Conflict, PlatformError
+from shared.errors import EXPECTED, Conflict, PlatformError, ServiceUnavailable
 from shared.observability import Observability
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,10 @@ class RunnerService:
         InvalidInputData naming missing/unknown/non-numeric fields."""
         return self.engine.predict(deployment_id, instances, parameters)
 
+    # Requeued on error: a request that failed for a passing reason (a service that did
+    # not answer) is tried again; refusals are recorded below and never loop.
     @event_handler("scheduler", events.EXECUTION_REQUESTED, handler_type=SERVICE_POOL,
-                   requeue_on_error=False)
+                   requeue_on_error=True)
     def on_execution_requested(self, payload: dict[str, Any]) -> None:
         """A scheduled run: idempotent on ``idempotency_key`` (a redelivered request never
         makes a second execution). A refused one is recorded ``failed`` with the reason.
@@ -138,6 +141,9 @@ class RunnerService:
         try:
             self.engine.create(request, {"username": "scheduler"}, idempotency_key=key,
                                slot=payload.get("slot"))
+        except ServiceUnavailable:
+            eventlet.sleep(1)  # back off before the broker hands the request back
+            raise
         except PlatformError as exc:
             log.warning("scheduled run %s refused: %s", key, exc.message)
             self.engine.record_refused(payload, key, exc)

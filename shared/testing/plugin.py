@@ -11,7 +11,12 @@ from __future__ import annotations
 
 # nameko 2.14's pytest plugin no longer monkey-patches. Patch before pymongo is
 # imported: pymongo decides at import time whether select.poll exists.
-import eventlet
+import warnings
+
+with warnings.catch_warnings():
+    # nameko 2.14 has no other hub than eventlet; its deprecation notice is noise.
+    warnings.simplefilter("ignore")
+    import eventlet
 
 eventlet.monkey_patch()
 

@@ -54,9 +54,9 @@ def health():
     """Health of the gateway and of every backing service (no authentication)."""
     config = state().config
     timeout = float(config["HEALTH_TIMEOUT_S"])
-    host = config["SERVICES_HOST"]
     urls = {"auth": config.get("JWKS_URL") or jwks_url_for(config["OIDC_ISSUER"])}
     for name, port_setting in SERVICES.items():
+        host = config.get(f"{name.upper()}_HOST") or config["SERVICES_HOST"]
         urls[name] = f"http://{host}:{config[port_setting]}/health"
     with ThreadPoolExecutor(max_workers=len(urls)) as pool:
         futures = {name: pool.submit(_probe, url, timeout) for name, url in urls.items()}
