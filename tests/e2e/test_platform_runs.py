@@ -207,3 +207,42 @@ def test_deployment_scheduled_every_minute_in_paris_runs_once_per_slot(stack, ir
         "deployment_id": deployment["id"], "trigger": "schedule", "per_page": 200}).json()
     slots = [e.get("slot") or e["created_at"][:16] for e in listed["items"]]
     assert len(slots) == len(set(slots)), slots  # never two executions for one slot
+
+
+def test_manual_run_before_start_and_stop_does_not_kill_a_running_execution(
+        stack, iris, model_id):
+    token = stack.token(*DATASCIENTIST)
+    headers = stack.auth(token)
+    created = requests.post(stack.api("/deployments"), headers=headers, timeout=10, json={
+        "name": f"e2e-stop-{time.time_ns()}", "model_id": model_id,
+        "parameters": {"batch_size": 1}, "schedule": "0 3 * * *", "timezone": "Europe/Paris",
+    })
+    assert created.status_code == 201, created.text
+    deployment_id = created.json()["id"]
+    requests.put(stack.api(f"/deployments/{deployment_id}/input"), headers=headers, timeout=30,
+                 files={"file": ("lot.csv", slow_input(iris), "text/csv")}).raise_for_status()
+
+    # The guide: test with a manual run before activating the schedule.
+    trial = requests.post(stack.api(f"/deployments/{deployment_id}/executions"),
+                          headers=headers, json={"parameters": {"batch_size": 50_000}},
+                          timeout=30)
+    assert trial.status_code == 201, trial.text
+    assert trial.json()["deployment_id"] == deployment_id
+    assert wait_for(stack, token, trial.json()["id"], FINAL)["status"] == "succeeded"
+
+    assert requests.post(stack.api(f"/deployments/{deployment_id}/start"), headers=headers,
+                         timeout=10).status_code == 200
+    slow = requests.post(stack.api(f"/deployments/{deployment_id}/executions"),
+                         headers=headers, json={}, timeout=30)
+    assert slow.status_code == 201, slow.text
+    wait_for(stack, token, slow.json()["id"], {"running"} | FINAL)
+    stopped = requests.post(stack.api(f"/deployments/{deployment_id}/stop"), headers=headers,
+                            timeout=10)
+    assert stopped.json()["status"] == "inactive"
+    time.sleep(3)
+    still = requests.get(stack.api(f"/executions/{slow.json()['id']}"), headers=headers,
+                         timeout=10).json()
+    assert still["status"] == "running", still  # stopping a deployment kills nothing
+    requests.post(stack.api(f"/executions/{slow.json()['id']}/cancel"), headers=headers,
+                  timeout=10)
+    assert wait_for(stack, token, slow.json()["id"], FINAL)["status"] == "cancelled"
