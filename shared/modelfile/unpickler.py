@@ -56,7 +56,7 @@ def open_pickle_stream(path: str) -> Iterator[IO[bytes]]:
         try:
             manager = _validate_fileobject_and_memmap(raw, path)
             stream = manager.__enter__()[0]
-        except Exception as exc:  # unknown or unavailable compressor (lz4 not installed)
+        except Exception as exc:  # unknown or unavailable compressor
             raise NotAPickle(f"cannot open the compressed stream: {exc}") from None
         try:
             if isinstance(stream, str):

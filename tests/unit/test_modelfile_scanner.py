@@ -31,7 +31,7 @@ def files(tmp_path_factory, logreg):
         "joblib": mf.write_joblib(d, logreg),
         **{
             f"joblib_{c}": mf.write_joblib(d, logreg, f"m_{c}.joblib", compress=(c, 3))
-            for c in ("zlib", "gzip", "bz2", "lzma", "xz")
+            for c in ("zlib", "gzip", "bz2", "lzma", "xz", "lz4")
         },
         "pickle": mf.write_pickle(d, logreg),
         "pickle2": mf.write_pickle(d, logreg, "p2.pkl", protocol=2),
@@ -63,7 +63,7 @@ def marker(tmp_path):
 def test_detects_formats_by_magic_bytes(files):
     assert detect_file(files["pickle"]).format == "pickle"
     assert detect_file(files["joblib"]).format == "pickle"  # an uncompressed joblib is a pickle
-    for c in ("zlib", "gzip", "bz2", "lzma", "xz"):
+    for c in ("zlib", "gzip", "bz2", "lzma", "xz", "lz4"):
         detected = detect_file(files[f"joblib_{c}"])
         assert (detected.format, detected.compression) == ("joblib", c)
     assert detect_file(files["skops"]).format == "skops"
@@ -222,6 +222,7 @@ def test_prescan_tracks_memoized_names():
         ("joblib_bz2", "joblib"),
         ("joblib_lzma", "joblib"),
         ("joblib_xz", "joblib"),
+        ("joblib_lz4", "joblib"),
         ("pickle", "pickle"),
         ("pickle2", "pickle"),
     ],
