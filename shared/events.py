@@ -6,6 +6,11 @@ event changes nothing twice. Every payload is a JSON dict; the keys listed
 here are always present (others may be added).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
 # registry — payload: {"model": <model dict as returned by registry.get_model>}
 MODEL_CREATED = "model_created"
 MODEL_UPDATED = "model_updated"
@@ -30,7 +35,32 @@ EXECUTION_SUCCEEDED = "execution_succeeded"
 EXECUTION_FAILED = "execution_failed"
 EXECUTION_CANCELLED = "execution_cancelled"
 EXECUTION_TIMED_OUT = "execution_timed_out"
+# Every runner event above: each carries the execution with its new status.
+EXECUTION_EVENTS = (
+    EXECUTION_QUEUED,
+    EXECUTION_STARTED,
+    EXECUTION_SUCCEEDED,
+    EXECUTION_FAILED,
+    EXECUTION_CANCELLED,
+    EXECUTION_TIMED_OUT,
+)
 
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
+
+
+def on_events(source_service: str, event_types: Iterable[str], **kwargs: Any) -> Callable:
+    """Decorate a method with one nameko ``event_handler`` per event type of
+    ``source_service`` (nameko accepts several entrypoints on one method), e.g.
+    ``@on_events("runner", EXECUTION_EVENTS, requeue_on_error=True)``."""
+    # Imported here: this contract module is also imported by pure code (domain
+    # modules, sandboxed child processes) that has no use for nameko.
+    from nameko.events import event_handler
+
+    def decorate(method: Callable) -> Callable:
+        for event_type in event_types:
+            method = event_handler(source_service, event_type, **kwargs)(method)
+        return method
+
+    return decorate

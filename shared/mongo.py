@@ -21,7 +21,9 @@ from shared.errors import NotFound
 
 
 def connect(uri: str) -> pymongo.MongoClient:
-    return pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000, tz_aware=True, uuidRepresentation="standard")
+    return pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=5000, tz_aware=True, uuidRepresentation="standard"
+    )
 
 
 def utcnow() -> datetime:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,9 @@ import eventlet.wsgi
 from nameko.extensions import DependencyProvider
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from shared import logs
 from shared.errors import PlatformError
+from shared.logs import LOG_FORMAT  # noqa: F401  (re-exported: config.yml names it)
 
 REQUESTS = Counter(
     "ml_entrypoint_requests_total",
@@ -46,24 +47,16 @@ def current_request_id() -> str:
     return getattr(_request, "request_id", None) or "-"
 
 
-class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every record so the log format can show it."""
+class RequestIdFilter(logs.RequestIdFilter):
+    """Adds the nameko worker's ``request_id`` to every record (the LOGGING filter of
+    every service's config.yml)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+    def __init__(self, source: Callable[[], str] = current_request_id, name: str = "") -> None:
+        super().__init__(source, name)
 
 
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logs.configure_logging(current_request_id, level)
 
 
 def outcome_of(exc_info) -> str:
@@ -120,7 +113,8 @@ class Observability(DependencyProvider):
             except Exception as exc:  # a health probe reports, it does not raise
                 checks[name] = f"unreachable: {exc.__class__.__name__}: {exc}"[:300]
         healthy = all(value == "ok" for value in checks.values())
-        body = {"status": "ok" if healthy else "degraded", "service": self.service, "checks": checks}
+        status = "ok" if healthy else "degraded"
+        body = {"status": status, "service": self.service, "checks": checks}
         return (200 if healthy else 503), body
 
     def wsgi(self, environ, start_response):

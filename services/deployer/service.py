@@ -31,16 +31,6 @@ from shared.observability import Observability
 
 log = logging.getLogger(__name__)
 
-EXECUTION_EVENTS = (
-    events.EXECUTION_QUEUED,
-    events.EXECUTION_STARTED,
-    events.EXECUTION_SUCCEEDED,
-    events.EXECUTION_FAILED,
-    events.EXECUTION_CANCELLED,
-    events.EXECUTION_TIMED_OUT,
-)
-
-
 def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
@@ -311,12 +301,7 @@ class DeployerService:
                 continue  # redelivered: nothing changes twice
             self._stop(deployment["id"], "system", model_deleted=True)
 
-    @event_handler("runner", events.EXECUTION_QUEUED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_STARTED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_SUCCEEDED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_FAILED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_CANCELLED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_TIMED_OUT, requeue_on_error=True)
+    @events.on_events("runner", events.EXECUTION_EVENTS, requeue_on_error=True)
     def on_execution(self, payload: dict[str, Any]) -> None:
         """Keep ``last_execution`` {id, status, time} on the newest execution."""
         execution = (payload or {}).get("execution") or {}

@@ -22,7 +22,9 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from shared import logs
 from shared.errors import HTTP_STATUS, PlatformError
+from shared.logs import LOG_FORMAT  # noqa: F401  (re-exported for the gateway's callers)
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +67,16 @@ def current_request_id() -> str:
     return "-"
 
 
-class RequestIdFilter(logging.Filter):
+class RequestIdFilter(logs.RequestIdFilter):
     """Adds ``request_id`` (of the Flask request being served, else ``-``) to every record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+    def __init__(self, name: str = "") -> None:
+        super().__init__(current_request_id, name)
 
 
 def configure_logging(level: str = "INFO") -> None:
     """Root handler with the request id on every line (gunicorn's own loggers included)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logs.configure_logging(current_request_id, level)
 
 
 def _assign_request_id() -> None:

@@ -13,7 +13,10 @@ metadata; GridFS stores bytes under generated ids (TRAPS.md, "Flask and uploads"
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 from urllib.parse import quote
 
 from flask import Response, request
@@ -24,7 +27,35 @@ from services.gateway.web import state, store
 from shared.artifacts import ArtifactRef
 from shared.errors import ValidationError
 
+log = logging.getLogger(__name__)
+
 OCTET_STREAM = "application/octet-stream"
+
+#: OpenAPI of an upload view (``@blp.doc(**FILE_BODY)``): a multipart ``file`` or a raw body.
+FILE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                },
+            },
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "raw body; name it with X-Filename or ?filename=",
+            },
+        },
+    },
+}
+
+#: OpenAPI parameters naming a raw body (``X-Filename`` header or ``?filename=``).
+FILENAME_PARAMETERS: list[dict[str, Any]] = [
+    {"in": "header", "name": "X-Filename", "schema": {"type": "string"}, "required": False},
+    {"in": "query", "name": "filename", "schema": {"type": "string"}, "required": False},
+]
 
 
 def safe_filename(name: str | None, default: str = "upload.bin") -> str:
@@ -86,6 +117,26 @@ def store_upload(field: str = "file", metadata: dict[str, Any] | None = None) ->
     )
 
 
+def discard(artifact: ArtifactRef) -> None:
+    """Delete a stored upload nobody will use; a failure is logged, never raised."""
+    try:
+        store().delete(artifact.id)
+    except Exception:
+        log.warning("could not delete upload %s", artifact.id, exc_info=True)
+
+
+@contextmanager
+def discarded_on_failure(artifact: ArtifactRef | None) -> Iterator[ArtifactRef | None]:
+    """Delete ``artifact`` (if any) when the block raises, then re-raise: a rejected or
+    orphaned upload never stays in the store."""
+    try:
+        yield artifact
+    except BaseException:
+        if artifact is not None:
+            discard(artifact)
+        raise
+
+
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and the RFC 5987 UTF-8 name."""
     ascii_name = safe_filename(filename, "download")
@@ -95,15 +146,29 @@ def content_disposition(filename: str) -> str:
 def download_response(artifact_id: str, filename: str, content_type: str | None = None) -> Response:
     """Stream an artifact out of the store (404 ``not_found`` when it is gone)."""
     grid_out = store().open(artifact_id)  # raises NotFound before any byte is sent
+    return attachment_response(grid_out, grid_out.length, filename, content_type)
+
+
+def attachment_response(
+    handle: IO[bytes],
+    size: int,
+    filename: str,
+    content_type: str | None = None,
+    on_close: Callable[[], None] | None = None,
+) -> Response:
+    """Stream ``handle`` as an attachment in 1 MiB chunks; it is closed (then
+    ``on_close()`` runs) once sent or when the client goes away."""
 
     def chunks():
         try:
-            while chunk := grid_out.read(1024 * 1024):
+            while chunk := handle.read(1024 * 1024):
                 yield chunk
         finally:
-            grid_out.close()
+            handle.close()
+            if on_close is not None:
+                on_close()
 
     response = Response(chunks(), mimetype=content_type or OCTET_STREAM, direct_passthrough=True)
-    response.headers["Content-Length"] = str(grid_out.length)
+    response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = content_disposition(filename)
     return response

@@ -148,25 +148,17 @@ class RunnerService:
             log.warning("scheduled run %s refused: %s", key, exc.message)
             self.engine.record_refused(payload, key, exc)
 
-    @event_handler("deployer", events.DEPLOYMENT_UPDATED, handler_type=BROADCAST,
-                   reliable_delivery=False)
-    @event_handler("deployer", events.DEPLOYMENT_STARTED, handler_type=BROADCAST,
-                   reliable_delivery=False)
-    @event_handler("deployer", events.DEPLOYMENT_STOPPED, handler_type=BROADCAST,
-                   reliable_delivery=False)
-    @event_handler("deployer", events.DEPLOYMENT_DELETED, handler_type=BROADCAST,
-                   reliable_delivery=False)
+    @events.on_events("deployer", (events.DEPLOYMENT_UPDATED, events.DEPLOYMENT_STARTED,
+                                   events.DEPLOYMENT_STOPPED, events.DEPLOYMENT_DELETED),
+                      handler_type=BROADCAST, reliable_delivery=False)
     def on_deployment_changed(self, payload: dict[str, Any]) -> None:
         """Every replica drops its remembered copy of the deployment (online predict)."""
         deployment = payload.get("deployment") or {}
         self.runtime.forget("deployment", deployment.get("id") or payload.get("deployment_id"))
 
-    @event_handler("registry", events.MODEL_UPDATED, handler_type=BROADCAST,
-                   reliable_delivery=False)
-    @event_handler("registry", events.MODEL_FILE_UPLOADED, handler_type=BROADCAST,
-                   reliable_delivery=False)
-    @event_handler("registry", events.MODEL_DELETED, handler_type=BROADCAST,
-                   reliable_delivery=False)
+    @events.on_events("registry", (events.MODEL_UPDATED, events.MODEL_FILE_UPLOADED,
+                                   events.MODEL_DELETED),
+                      handler_type=BROADCAST, reliable_delivery=False)
     def on_model_changed(self, payload: dict[str, Any]) -> None:
         """Every replica drops its remembered copy of the model (online predict)."""
         model = payload.get("model") or {}

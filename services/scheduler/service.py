@@ -67,14 +67,6 @@ DEPLOYMENT_EVENTS = (
     events.DEPLOYMENT_STARTED,
     events.DEPLOYMENT_STOPPED,
 )
-EXECUTION_EVENTS = (
-    events.EXECUTION_QUEUED,
-    events.EXECUTION_STARTED,
-    events.EXECUTION_SUCCEEDED,
-    events.EXECUTION_FAILED,
-    events.EXECUTION_CANCELLED,
-    events.EXECUTION_TIMED_OUT,
-)
 
 
 class SchedulerService:
@@ -211,10 +203,7 @@ class SchedulerService:
     # Requeue on error (a DB hiccup must not lose a start/stop); malformed payloads
     # are logged and dropped so they cannot loop.
 
-    @event_handler("deployer", events.DEPLOYMENT_CREATED, requeue_on_error=True)
-    @event_handler("deployer", events.DEPLOYMENT_UPDATED, requeue_on_error=True)
-    @event_handler("deployer", events.DEPLOYMENT_STARTED, requeue_on_error=True)
-    @event_handler("deployer", events.DEPLOYMENT_STOPPED, requeue_on_error=True)
+    @events.on_events("deployer", DEPLOYMENT_EVENTS, requeue_on_error=True)
     def on_deployment(self, payload: dict[str, Any]) -> None:
         """Create / update / activate / deactivate the deployment's schedule state."""
         deployment = (payload or {}).get("deployment") or {}
@@ -230,12 +219,7 @@ class SchedulerService:
         if deployment_id:
             self.store.remove(deployment_id)
 
-    @event_handler("runner", events.EXECUTION_QUEUED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_STARTED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_SUCCEEDED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_FAILED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_CANCELLED, requeue_on_error=True)
-    @event_handler("runner", events.EXECUTION_TIMED_OUT, requeue_on_error=True)
+    @events.on_events("runner", events.EXECUTION_EVENTS, requeue_on_error=True)
     def on_execution(self, payload: dict[str, Any]) -> None:
         """Track queued/running executions of deployments (for ``max_concurrent``)."""
         execution = (payload or {}).get("execution") or {}

@@ -5,6 +5,7 @@
 * ``service_config``: nameko config for a container under test: a fresh
   RabbitMQ vhost (nameko's ``rabbit_config``), the test's database, metrics
   on an ephemeral port.
+* ``auth``: bearer headers for a role (``shared.testing.gateway``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pymongo  # noqa: E402
 import pytest  # noqa: E402
 
 from shared.testing.database import EmbeddedDatabase  # noqa: E402
+from shared.testing.gateway import auth  # noqa: E402,F401  (gateway request headers)
 from shared.testing.stack import stack  # noqa: E402,F401  (the e2e platform)
 from shared.testing.tokens import issue_token, token_issuer  # noqa: E402,F401  (JWTs)
 

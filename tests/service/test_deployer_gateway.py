@@ -7,69 +7,22 @@ import io
 import json
 
 import pytest
-from bson import ObjectId
-from nameko.rpc import rpc
 
 from services.deployer.service import DeployerService
-from services.gateway.app import create_app
-from shared.errors import EXPECTED, NotFound
+from shared.testing.deployer import FakeRegistry, make_model
+from shared.testing.gateway import gateway_app, gateway_config
 
 pytestmark = pytest.mark.service
 
 ROLES = ("admin", "data-scientist", "business-user", "viewer")
-MODELS: dict[str, dict] = {}
-
-
-class FakeRegistry:
-    name = "registry"
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_model(self, model_id):
-        if model_id not in MODELS:
-            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
-        return MODELS[model_id]
-
-
-def make_model(unique, **overrides):
-    model = {
-        "id": str(ObjectId()),
-        "name": unique("model"),
-        "version": "1.0.0",
-        "status": "ready",
-        "department": "finance",
-        "region": "emea",
-        "input_schema": [{"name": "age", "type": "float"}, {"name": "income", "type": "float"}],
-        **overrides,
-    }
-    MODELS[model["id"]] = model
-    return model
 
 
 @pytest.fixture
 def client(container_factory, service_config, token_issuer):
     for cls in (DeployerService, FakeRegistry):
         container_factory(cls, service_config).start()
-    app = create_app(
-        {
-            "AMQP_URI": service_config["AMQP_URI"],
-            "MONGO_URI": service_config["MONGO_URI"],
-            "MONGO_DB": service_config["MONGO_DB"],
-            "OIDC_ISSUER": token_issuer.issuer,
-            "OIDC_AUDIENCE": token_issuer.audience,
-            "RPC_TIMEOUT_S": 8,
-            "MAX_UPLOAD_MB": 1,
-        }
-    )
-    yield app.test_client()
-    app.extensions["gateway"].close()
-
-
-@pytest.fixture
-def auth(issue_token):
-    def headers(role: str = "data-scientist") -> dict:
-        return {"Authorization": f"Bearer {issue_token(f'{role}-user', [role])}"}
-
-    return headers
+    with gateway_app(gateway_config(service_config, token_issuer)) as app:
+        yield app.test_client()
 
 
 def assert_error(response, status: int, code: str) -> dict:

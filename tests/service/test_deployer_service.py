@@ -12,29 +12,15 @@ import pymongo
 import pytest
 from bson import ObjectId
 from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.deployer.service import DeployerService
 from shared.artifacts import ArtifactStore
-from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
+from shared.errors import Conflict, InvalidInputData, NotFound, ValidationError
+from shared.testing.deployer import MODELS, FakeRegistry, make_model, wait_for
 
 pytestmark = pytest.mark.service
-
-MODELS: dict[str, dict] = {}
-SCHEMA = [{"name": "age", "type": "float"}, {"name": "income", "type": "float"}]
-
-
-class FakeRegistry:
-    name = "registry"
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_model(self, model_id):
-        if model_id not in MODELS:
-            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
-        return MODELS[model_id]
-
 
 EVENTS: list[tuple[str, dict]] = []
 
@@ -57,21 +43,6 @@ class Listener:
     @event_handler("deployer", "deployment_deleted")
     def deleted(self, payload):
         EVENTS.append(("deployment_deleted", payload))
-
-
-def make_model(unique, **overrides):
-    model = {
-        "id": str(ObjectId()),
-        "name": unique("model"),
-        "version": "1.0.0",
-        "status": "ready",
-        "department": "finance",
-        "region": "emea",
-        "input_schema": SCHEMA,
-        **overrides,
-    }
-    MODELS[model["id"]] = model
-    return model
 
 
 @pytest.fixture
@@ -98,16 +69,6 @@ def make_deployment(cluster, unique, model=None, **overrides):
         **overrides,
     }
     return cluster.deployer.create_deployment(data)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_create_validate_get_list(cluster, unique):

@@ -11,7 +11,8 @@ import time
 import pandas as pd
 import pytest
 
-from services.gateway.app import create_app, unprotected_views
+from services.gateway.app import unprotected_views
+from shared.testing.gateway import gateway_app, gateway_config
 from shared.testing.runner import (
     FEATURES,
     iris_frame,
@@ -25,22 +26,10 @@ pytest_plugins = ["shared.testing.runner"]
 
 @pytest.fixture
 def client(runner, runner_config, token_issuer):
-    app = create_app({
-        "AMQP_URI": runner_config["AMQP_URI"], "MONGO_URI": runner_config["MONGO_URI"],
-        "MONGO_DB": runner_config["MONGO_DB"], "OIDC_ISSUER": token_issuer.issuer,
-        "OIDC_AUDIENCE": token_issuer.audience, "RPC_TIMEOUT_S": 15, "MAX_UPLOAD_MB": 5,
-    })
-    assert not [v for v in unprotected_views(app) if "execution" in v]
-    yield app.test_client()
-    app.extensions["gateway"].close()
-
-
-@pytest.fixture
-def auth(issue_token):
-    def headers(role: str = "business-user") -> dict:
-        return {"Authorization": f"Bearer {issue_token(f'{role}-user', [role])}"}
-
-    return headers
+    config = gateway_config(runner_config, token_issuer, RPC_TIMEOUT_S=15, MAX_UPLOAD_MB=5)
+    with gateway_app(config) as app:
+        assert not [v for v in unprotected_views(app) if "execution" in v]
+        yield app.test_client()
 
 
 def wait_http(client, headers, execution_id, timeout=60.0) -> dict:

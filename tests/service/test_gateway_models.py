@@ -18,6 +18,7 @@ from services.gateway.auth import Principal
 from services.gateway.web import rpc as gateway_rpc
 from shared.errors import EXPECTED
 from shared.observability import Observability
+from shared.testing.gateway import gateway_app, gateway_config
 
 pytestmark = pytest.mark.service
 
@@ -73,38 +74,15 @@ def registry(container_factory, service_config):
     return container
 
 
-def gateway_config(service_config, token_issuer, **overrides):
-    return {
-        "AMQP_URI": service_config["AMQP_URI"],
-        "MONGO_URI": service_config["MONGO_URI"],
-        "MONGO_DB": service_config["MONGO_DB"],
-        "OIDC_ISSUER": token_issuer.issuer,
-        "OIDC_AUDIENCE": token_issuer.audience,
-        "RPC_TIMEOUT_S": 8,
-        "MAX_UPLOAD_MB": 1,
-        **overrides,
-    }
-
-
 @pytest.fixture
 def app(registry, service_config, token_issuer):
-    app = create_app(gateway_config(service_config, token_issuer))
-    yield app
-    app.extensions["gateway"].close()
+    with gateway_app(gateway_config(service_config, token_issuer)) as app:
+        yield app
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture
-def auth(issue_token):
-    def headers(role: str = "data-scientist", username: str | None = None, **extra) -> dict:
-        token = issue_token(username or f"{role}-user", [role])
-        return {"Authorization": f"Bearer {token}", **extra}
-
-    return headers
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from nameko.standalone.events import event_dispatcher
 from services.scheduler.service import SchedulerService
 from shared import cron
 from shared.errors import EXPECTED
+from shared.testing.deployer import MODELS, FakeRegistry, wait_for
 
 pytestmark = pytest.mark.service
 
@@ -83,16 +84,6 @@ def start(container_factory, config, *classes):
     for container in containers:
         container.start()
     return containers
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def by_deployment(dep_id):
@@ -437,17 +428,6 @@ def test_normal_fire_leaves_no_pending_entry(container_factory, config, schedule
     # pushed by the claim (the field exists), pulled once the dispatch was confirmed
     wait_for(lambda: schedules.find_one({"_id": dep["id"]}).get("pending") == [])
     assert redispatched() == before
-
-
-MODELS: dict[str, dict] = {}
-
-
-class FakeRegistry:
-    name = "registry"
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_model(self, model_id):
-        return MODELS[model_id]
 
 
 def test_with_the_real_deployer(container_factory, config, schedules):

@@ -9,16 +9,12 @@ RPC (``deployer.attach_input`` checks it off its hub and deletes it when rejecte
 
 from __future__ import annotations
 
-import logging
-
 import marshmallow as ma
 from marshmallow import validate
 
 from services.gateway.policy import requires
-from services.gateway.uploads import store_upload
-from services.gateway.web import Blueprint, PageQuerySchema, page_schema, rpc, store
-
-log = logging.getLogger(__name__)
+from services.gateway.uploads import FILE_BODY, discarded_on_failure, store_upload
+from services.gateway.web import Blueprint, PageQuerySchema, page_schema, rpc
 
 blp = Blueprint(
     "deployments",
@@ -136,26 +132,6 @@ class PreviewSchema(ma.Schema):
     next_runs = ma.fields.List(ma.fields.Nested(NextRunSchema))
 
 
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                },
-            },
-            "application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"},
-                "description": "raw body; name it with X-Filename or ?filename=",
-            },
-        },
-    },
-}
-
-
 # -- views ----------------------------------------------------------------------
 
 
@@ -233,7 +209,7 @@ def preview_schedule(args, deployment_id):
 
 @blp.route("/<deployment_id>/input", methods=["PUT"])
 @requires("deployments:write")
-@blp.doc(**_FILE_BODY)
+@blp.doc(**FILE_BODY)
 @blp.response(200, DeploymentSchema)
 def put_input(deployment_id):
     """Attach the default input dataset of scheduled runs: multipart ``file`` (CSV, JSON
@@ -241,11 +217,5 @@ def put_input(deployment_id):
     missing columns of the model's input schema."""
     rpc("deployer", "get_deployment", deployment_id)  # 404 before any byte is stored
     artifact = store_upload("file", metadata={"deployment_id": deployment_id})
-    try:
+    with discarded_on_failure(artifact):
         return rpc("deployer", "attach_input", deployment_id, artifact.to_dict())
-    except BaseException:
-        try:
-            store().delete(artifact.id)
-        except Exception:
-            log.warning("could not delete rejected input %s", artifact.id, exc_info=True)
-        raise

@@ -11,7 +11,6 @@ temporary file, batch by batch.
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 
@@ -21,7 +20,8 @@ from marshmallow import validate
 
 from services.gateway.policy import requires
 from services.gateway.uploads import (
-    content_disposition,
+    attachment_response,
+    discarded_on_failure,
     download_response,
     is_multipart,
     store_upload,
@@ -36,8 +36,6 @@ from services.gateway.web import (
     validation_failed,
 )
 from shared.errors import UnsupportedMediaType
-
-log = logging.getLogger(__name__)
 
 blp = Blueprint("executions", __name__, url_prefix="/api/v1",
                 description="Run models and deployments, follow runs, get results, predict")
@@ -194,15 +192,8 @@ def _run(target: dict) -> dict:
         artifact = store_upload("file") if request.files.get("file") else None
         request_ = {**target, "parameters": body["parameters"], "trigger": body["trigger"],
                     "input": {"artifact": artifact.to_dict()} if artifact else None}
-        try:
+        with discarded_on_failure(artifact):
             return rpc("runner", "create_execution", request_)
-        except BaseException:
-            if artifact is not None:
-                try:
-                    store().delete(artifact.id)
-                except Exception:
-                    log.warning("could not delete upload %s", artifact.id, exc_info=True)
-            raise
     if request.mimetype and not request.is_json:
         raise UnsupportedMediaType("send application/json or multipart/form-data",
                                    {"content_type": request.mimetype})
@@ -310,19 +301,8 @@ def _converted(artifact_id: str, stored: str, wanted: str, filename: str) -> Res
     except BaseException:
         _remove(workdir)
         raise
-
-    def chunks():
-        try:
-            while chunk := handle.read(1024 * 1024):
-                yield chunk
-        finally:
-            handle.close()
-            _remove(workdir)
-
-    response = Response(chunks(), mimetype=CONTENT_TYPES[wanted], direct_passthrough=True)
-    response.headers["Content-Length"] = str(size)
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    return response
+    return attachment_response(handle, size, filename, CONTENT_TYPES[wanted],
+                               on_close=lambda: _remove(workdir))
 
 
 def _remove(workdir: str) -> None:

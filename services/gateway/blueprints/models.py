@@ -15,13 +15,17 @@ from marshmallow import validate
 
 from services.gateway.policy import requires
 from services.gateway.uploads import (
+    FILE_BODY,
+    FILENAME_PARAMETERS,
+    discard,
+    discarded_on_failure,
     download_response,
     file_part,
     is_multipart,
     store_file,
     store_upload,
 )
-from services.gateway.web import Blueprint, PageQuerySchema, json_body, page_schema, rpc, store
+from services.gateway.web import Blueprint, PageQuerySchema, json_body, page_schema, rpc
 from shared.errors import UnsupportedMediaType, ValidationError
 
 log = logging.getLogger(__name__)
@@ -156,28 +160,7 @@ _MULTIPART_CREATE = {
     }
 }
 
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                },
-            },
-            "application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"},
-                "description": "raw body; name it with X-Filename or ?filename=",
-            },
-        },
-    },
-    "parameters": [
-        {"in": "header", "name": "X-Filename", "schema": {"type": "string"}, "required": False},
-        {"in": "query", "name": "filename", "schema": {"type": "string"}, "required": False},
-    ],
-}
+_FILE_BODY = {**FILE_BODY, "parameters": FILENAME_PARAMETERS}
 
 _DOWNLOAD = {
     "responses": {
@@ -220,7 +203,7 @@ def _create_with_file(data: dict) -> dict:
     except BaseException:
         # Nothing half-written: a model created for this request goes away with its file.
         if artifact is not None:
-            _quietly(store().delete, artifact.id)
+            discard(artifact)
         _quietly(rpc, "registry", "delete_model", model["id"])
         raise
 
@@ -296,11 +279,8 @@ def put_model_file(model_id):
     (``X-Filename`` header or ``?filename=``). 422 when the registry rejects it."""
     rpc("registry", "get_model", model_id)  # 404 before any byte is stored
     artifact = store_upload("file", metadata={"model_id": model_id})
-    try:
+    with discarded_on_failure(artifact):
         return rpc("registry", "attach_file", model_id, artifact.to_dict(), artifact.filename)
-    except BaseException:
-        _quietly(store().delete, artifact.id)
-        raise
 
 
 @blp.route("/<model_id>/file", methods=["GET"])
