@@ -1,0 +1,351 @@
+"""Registry list/filter at 10,000 models, gateway vs RPC vs pymongo; RPC vs bare kombu.
+
+Setup (not measured): the platform is started by the e2e stack fixture, then
+``BENCH_MODELS`` (10,000) model documents are bulk-inserted straight into the
+registry's ``models`` collection in the shape ``services/registry/dependencies.py``
+stores (a ``ready`` model carries a ``file`` dict like ``attach_file`` writes).
+
+Measured, ``BENCH_ROUNDS`` rounds of ``BENCH_REQUESTS`` sequential calls per path and
+query (client: one ``requests.Session``, sequential, keep-alive; one nameko
+``RpcPool``; one pymongo client), paths interleaved inside each round:
+
+* gateway: ``GET /api/v1/models?...`` with a real token from the auth service;
+* rpc: ``registry.list_models(query)`` through the gateway's own ``RpcPool``;
+* pymongo: ``count_documents`` + ``find().sort().skip().limit()`` of the very filter
+  and sort the registry builds (``services.registry.domain.build_list_query``).
+
+Then the RPC round trip: ``bench_echo.echo("x")`` (a trivial nameko service run by
+``ServiceRunner`` in a subprocess) vs a bare kombu request/reply echo (subprocess)
+on the same broker vhost, ``BENCH_RPC_CALLS`` sequential calls per round.
+
+Figures are medians over rounds of per-round ratios; absolute p50/p95 are over all
+samples of the path.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import (
+    Platform,
+    Report,
+    env_int,
+    fmt,
+    median,
+    percentile,
+    platform,
+    progress,
+    start_helper,
+    stop_helper,
+    summarize,
+)
+
+NAME = "registry"
+
+DEPARTMENTS = ["Finance", "Sales", "Marketing", "HR", "Operations", "IT", "Risk", "Logistics"]
+REGIONS = ["EMEA", "NA", "LATAM", "APAC", "France"]
+TYPES = ["classification", "regression", "clustering", "forecasting", "other"]
+FRAMEWORKS = ["scikit-learn", "onnx", "xgboost", "tensorflow", "pytorch", "other"]
+TOPICS = ["churn", "fraud", "credit", "demand", "pricing", "retention", "risk", "leads",
+          "forecast", "segmentation", "anomaly", "sentiment"]
+TAGS = ["prod", "staging", "experimental", "gdpr", "monthly", "daily", "v2", "legacy",
+        "champion", "challenger"]
+
+# (label, gateway query string params, the registry query the gateway sends)
+QUERIES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    # Matches nothing through an index: what is left is the fixed cost of each layer.
+    ("empty", {"department": "Nowhere", "per_page": 20},
+     {"department": "Nowhere", "page": 1, "per_page": 20}),
+    ("filter", {"department": "Finance", "status": "ready", "per_page": 20},
+     {"department": "Finance", "status": "ready", "page": 1, "per_page": 20}),
+    ("search", {"q": "churn", "per_page": 20},
+     {"q": "churn", "page": 1, "per_page": 20}),
+    ("sort", {"sort": "name", "page": 5, "per_page": 20},
+     {"sort": "name", "page": 5, "per_page": 20}),
+    ("tag", {"tag": "gdpr", "region": "EMEA", "per_page": 20},
+     {"tags": ["gdpr"], "region": "EMEA", "page": 1, "per_page": 20}),
+]
+
+
+def model_documents(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` model documents exactly as ``ModelRepository`` stores them."""
+    from bson import ObjectId
+
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    docs = []
+    for i in range(count):
+        topic = rng.choice(TOPICS)
+        status = rng.choices(["ready", "draft", "archived"], weights=[6, 3, 1])[0]
+        created = base + timedelta(minutes=i * 3 + rng.randint(0, 2))
+        features = [f"f{k}" for k in range(rng.randint(3, 12))]
+        file = None
+        if status != "draft":
+            file = {
+                "artifact_id": str(ObjectId()),
+                "filename": f"{topic}-{i}.skops",
+                "size": rng.randint(10_000, 5_000_000),
+                "sha256": f"{rng.getrandbits(256):064x}",
+                "format": "skops",
+                "content_type": "application/octet-stream",
+                "uploaded_at": created + timedelta(minutes=1),
+                "estimator": rng.choice(["RandomForestClassifier", "LogisticRegression",
+                                         "GradientBoostingRegressor"]),
+                "estimator_path": "sklearn.ensemble._forest.RandomForestClassifier",
+                "sklearn_version": "1.9.1",
+                "n_features": len(features),
+                "classes": [0, 1],
+                "compression": None,
+                "warnings": [],
+            }
+        docs.append({
+            "name": f"{topic}-model-{i:05d}",
+            "description": f"{topic.capitalize()} model #{i} for the "
+                           f"{rng.choice(DEPARTMENTS)} team ({rng.choice(TOPICS)} features)",
+            "version": f"{rng.randint(1, 3)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}",
+            "type": rng.choice(TYPES),
+            "framework": rng.choice(FRAMEWORKS),
+            "department": rng.choice(DEPARTMENTS),
+            "region": rng.choice(REGIONS),
+            "tags": sorted(rng.sample(TAGS, rng.randint(0, 3))),
+            "status": status,
+            "parameters": {"n_estimators": rng.choice([100, 200, 500]), "max_depth": 8},
+            "metrics": {"accuracy": round(rng.uniform(0.6, 0.99), 4),
+                        "f1": round(rng.uniform(0.5, 0.95), 4)},
+            "input_schema": [{"name": f, "type": "number"} for f in features],
+            "file": file,
+            "created_by": rng.choice(["datascientist", "admin"]),
+            "created_at": created,
+            "updated_at": created + timedelta(minutes=2),
+        })
+    return docs
+
+
+def insert_models(plat: Platform, count: int) -> float:
+    import pymongo
+
+    client = pymongo.MongoClient(plat.mongo_uri, tz_aware=True)
+    try:
+        collection = client[plat.mongo_db]["models"]
+        began = time.monotonic()
+        docs = model_documents(count)
+        for start in range(0, len(docs), 1000):
+            collection.insert_many(docs[start:start + 1000], ordered=False)
+        return time.monotonic() - began
+    finally:
+        client.close()
+
+
+def _timed(fn, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        began = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - began)
+    return samples
+
+
+def bench_lists(plat: Platform, report: Report, rounds: int, requests_per: int) -> None:
+    import pymongo
+    import requests
+
+    from services.gateway.rpc import RpcPool
+    from services.registry.domain import build_list_query
+
+    session = requests.Session()
+    pool = RpcPool({"AMQP_URI": plat.amqp_uri}, timeout=30, size=1)
+    client = pymongo.MongoClient(plat.mongo_uri, tz_aware=True)
+    models = client[plat.mongo_db]["models"]
+    context = {"request_id": "bench", "username": "datascientist", "roles": ["data-scientist"]}
+
+    def gateway_call(params):
+        def call():
+            headers = plat.stack.auth(plat.token())
+            response = session.get(plat.api("/models"), params=params, headers=headers,
+                                   timeout=60)
+            response.raise_for_status()
+            return response.json()
+        return call
+
+    def rpc_call(query):
+        return lambda: pool.call("registry", "list_models", dict(query), context=context)
+
+    def mongo_call(query):
+        parsed = build_list_query(dict(query))
+
+        def call():
+            began = time.perf_counter()
+            total = models.count_documents(parsed.filter)
+            counted = time.perf_counter()
+            items = list(models.find(parsed.filter).sort(parsed.sort)
+                         .skip(parsed.skip).limit(parsed.per_page))
+            split["count"].append(counted - began)
+            split["find"].append(time.perf_counter() - counted)
+            return total, items
+        return call
+
+    try:
+        for label, params, query in QUERIES:
+            split: dict[str, list[float]] = {"count": [], "find": []}
+            paths = {"gateway": gateway_call(params), "rpc": rpc_call(query),
+                     "pymongo": mongo_call(query)}
+            # Same answer on every path, or the comparison means nothing.
+            g, r, (total, items) = paths["gateway"](), paths["rpc"](), paths["pymongo"]()
+            ids = [str(d["_id"]) for d in items]
+            if not (g["total"] == r["total"] == total
+                    and [m["id"] for m in g["items"]] == [m["id"] for m in r["items"]] == ids):
+                report.note(f"{label}: the three paths disagree (gateway total {g['total']}, "
+                            f"rpc {r['total']}, pymongo {total})")
+            for fn in paths.values():  # warm-up
+                _timed(fn, 2)
+            # Slow queries (seconds on the embedded DB) get fewer calls per round so the
+            # benchmark stays within a few minutes; p95 of few samples is rough.
+            one = median(_timed(paths["pymongo"], 1) + _timed(paths["gateway"], 1))
+            n = requests_per if one < 0.5 else max(3, requests_per // 2)
+            split = {"count": [], "find": []}
+            samples: dict[str, list[float]] = {p: [] for p in paths}
+            per_round: dict[str, list[dict[str, float]]] = {p: [] for p in paths}
+            for rnd in range(rounds):
+                order = list(paths)
+                random.Random(rnd).shuffle(order)  # no path always runs first
+                for path in order:
+                    got = _timed(paths[path], n)
+                    samples[path] += got
+                    per_round[path].append(summarize(got))
+            ratio_gw_mongo_p50 = median([per_round["gateway"][i]["p50_ms"]
+                                         / per_round["pymongo"][i]["p50_ms"]
+                                         for i in range(rounds)])
+            ratio_gw_mongo_p95 = median([per_round["gateway"][i]["p95_ms"]
+                                         / per_round["pymongo"][i]["p95_ms"]
+                                         for i in range(rounds)])
+            ratio_gw_rpc_p50 = median([per_round["gateway"][i]["p50_ms"]
+                                       / per_round["rpc"][i]["p50_ms"] for i in range(rounds)])
+            ratio_rpc_mongo_p50 = median([per_round["rpc"][i]["p50_ms"]
+                                          / per_round["pymongo"][i]["p50_ms"]
+                                          for i in range(rounds)])
+            abs_ = {p: summarize(s) for p, s in samples.items()}
+            report.figure(
+                f"list_{label}",
+                f"gateway p50 {fmt(abs_['gateway']['p50_ms'])} ms p95 "
+                f"{fmt(abs_['gateway']['p95_ms'])} ms | rpc p50 {fmt(abs_['rpc']['p50_ms'])} ms "
+                f"p95 {fmt(abs_['rpc']['p95_ms'])} ms | pymongo p50 "
+                f"{fmt(abs_['pymongo']['p50_ms'])} ms p95 {fmt(abs_['pymongo']['p95_ms'])} ms | "
+                f"gateway/pymongo p50 x{fmt(ratio_gw_mongo_p50)} p95 x{fmt(ratio_gw_mongo_p95)} | "
+                f"gateway/rpc p50 x{fmt(ratio_gw_rpc_p50)} | rpc/pymongo p50 "
+                f"x{fmt(ratio_rpc_mongo_p50)} | pymongo split: count p50 "
+                f"{fmt(percentile(split['count'], 50) * 1000)} ms, find p50 "
+                f"{fmt(percentile(split['find'], 50) * 1000)} ms | matched={total} "
+                f"n={n}x{rounds}/path",
+                params=params, absolute=abs_, per_round=per_round,
+                ratio_gateway_over_pymongo_p50=ratio_gw_mongo_p50,
+                ratio_gateway_over_pymongo_p95=ratio_gw_mongo_p95,
+                ratio_gateway_over_rpc_p50=ratio_gw_rpc_p50,
+                ratio_rpc_over_pymongo_p50=ratio_rpc_mongo_p50, matched=total,
+                pymongo_count=summarize(split["count"]), pymongo_find=summarize(split["find"]),
+            )
+    finally:
+        pool.close()
+        client.close()
+        session.close()
+
+
+def bench_rpc_roundtrip(plat: Platform, report: Report, rounds: int, calls: int) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from bench.kombu_echo import KombuEchoClient, KombuNamekoClient
+
+    progress(NAME, "starting the echo services (nameko ServiceRunner, bare kombu)")
+    nameko_server = start_helper("bench.echo_service", plat.amqp_uri)
+    kombu_server = start_helper("bench.kombu_echo", plat.amqp_uri)
+    kombu_server_opts = start_helper("bench.kombu_echo", plat.amqp_uri, "--like-nameko")
+    proxy = ClusterRpcProxy({"AMQP_URI": plat.amqp_uri}, timeout=30)
+    cluster = proxy.start()
+    kombu = KombuEchoClient(plat.amqp_uri)
+    kombu_opts = KombuEchoClient(plat.amqp_uri, like_nameko=True)
+    mixed = KombuNamekoClient(plat.amqp_uri)
+    try:
+        # "kombu->nameko": a bare kombu caller of the nameko service, to tell the nameko
+        # server's share of the cost from the standalone client's.
+        paths = {"nameko": lambda: cluster.bench_echo.echo("x"),
+                 "kombu": lambda: kombu.call("x"),
+                 "kombu->nameko": lambda: mixed.call_method("bench_echo", "echo", "x"),
+                 # bare kombu with nameko's publish options (confirms, persistent, durable)
+                 "kombu+opts": lambda: kombu_opts.call("x")}
+        for fn in paths.values():
+            _timed(fn, 20)
+        per_round: dict[str, list[dict[str, float]]] = {p: [] for p in paths}
+        samples: dict[str, list[float]] = {p: [] for p in paths}
+        for rnd in range(rounds):
+            order = list(paths)
+            random.Random(rnd).shuffle(order)
+            for path in order:
+                got = _timed(paths[path], calls)
+                samples[path] += got
+                per_round[path].append(summarize(got))
+        ratio_p50 = median([per_round["nameko"][i]["p50_ms"] / per_round["kombu"][i]["p50_ms"]
+                            for i in range(rounds)])
+        ratio_p95 = median([per_round["nameko"][i]["p95_ms"] / per_round["kombu"][i]["p95_ms"]
+                            for i in range(rounds)])
+        ratio_server = median([per_round["kombu->nameko"][i]["p50_ms"]
+                               / per_round["kombu"][i]["p50_ms"] for i in range(rounds)])
+        ratio_opts = median([per_round["kombu+opts"][i]["p50_ms"]
+                             / per_round["kombu"][i]["p50_ms"] for i in range(rounds)])
+        ratio_vs_opts = median([per_round["nameko"][i]["p50_ms"]
+                                / per_round["kombu+opts"][i]["p50_ms"] for i in range(rounds)])
+        abs_ = {p: summarize(s) for p, s in samples.items()}
+        report.figure(
+            "rpc_roundtrip",
+            f"nameko echo p50 {fmt(abs_['nameko']['p50_ms'])} ms p95 "
+            f"{fmt(abs_['nameko']['p95_ms'])} ms | bare kombu p50 {fmt(abs_['kombu']['p50_ms'])} "
+            f"ms p95 {fmt(abs_['kombu']['p95_ms'])} ms | nameko/kombu p50 x{fmt(ratio_p50)} "
+            f"p95 x{fmt(ratio_p95)} (target <= 1.5) | kombu client->nameko service p50 "
+            f"{fmt(abs_['kombu->nameko']['p50_ms'])} ms, x{fmt(ratio_server)} over bare kombu "
+            f"(the server's share) | kombu with nameko's publish options (confirms, "
+            f"persistent, durable) p50 {fmt(abs_['kombu+opts']['p50_ms'])} ms, x{fmt(ratio_opts)} "
+            f"over bare kombu; nameko/that x{fmt(ratio_vs_opts)}",
+            absolute=abs_, per_round=per_round, ratio_p50=ratio_p50, ratio_p95=ratio_p95,
+            ratio_nameko_server_with_kombu_client_p50=ratio_server,
+            ratio_kombu_with_nameko_options_p50=ratio_opts,
+            ratio_nameko_over_kombu_with_nameko_options_p50=ratio_vs_opts,
+            target_ratio=1.5,
+        )
+    finally:
+        kombu.close()
+        kombu_opts.close()
+        mixed.close()
+        proxy.stop()
+        stop_helper(nameko_server)
+        stop_helper(kombu_server)
+        stop_helper(kombu_server_opts)
+
+
+def run(argv: list[str] | None = None) -> Report:
+    models = env_int("BENCH_MODELS", 10_000)
+    rounds = env_int("BENCH_ROUNDS", 5)
+    requests_per = env_int("BENCH_REQUESTS", 8)
+    rpc_calls = env_int("BENCH_RPC_CALLS", 300)
+    report = Report(NAME, params={
+        "models": models, "rounds": rounds, "requests_per_path_per_round": requests_per,
+        "rpc_calls_per_round": rpc_calls,
+        "client": "sequential: one requests.Session (keep-alive), one RpcPool lease, "
+                  "one pymongo client; one request in flight at a time",
+    })
+    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,rpc").split(",")
+    report.params["parts"] = parts
+    with platform(NAME) as plat:
+        if "lists" in parts:
+            progress(NAME, f"inserting {models} model documents")
+            took = insert_models(plat, models)
+            report.note(f"setup: {models} models bulk-inserted in {took:.1f} s (not measured)")
+            progress(NAME, "list/filter latencies")
+            bench_lists(plat, report, rounds, requests_per)
+        if "rpc" in parts:
+            progress(NAME, "RPC round trip")
+            bench_rpc_roundtrip(plat, report, rounds, rpc_calls)
+    report.write()
+    return report
+
