@@ -132,6 +132,10 @@ class PreviewSchema(ma.Schema):
     next_runs = ma.fields.List(ma.fields.Nested(NextRunSchema))
 
 
+class DeploymentUpdateSchema(DeploymentWriteSchema):
+    """The fields of a PATCH: any subset of the writable ones."""
+
+
 # -- views ----------------------------------------------------------------------
 
 
@@ -165,7 +169,7 @@ def get_deployment(deployment_id):
 
 @blp.route("/<deployment_id>", methods=["PATCH"])
 @requires("deployments:write")
-@blp.arguments(DeploymentWriteSchema(partial=True))
+@blp.arguments(DeploymentUpdateSchema(partial=True))
 @blp.response(200, DeploymentSchema)
 def update_deployment(changes, deployment_id):
     """Edit; a schedule or time zone change recomputes ``next_run_at`` and is recorded
