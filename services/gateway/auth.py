@@ -188,6 +188,10 @@ class JwtVerifier:
             raise Unauthorized(f"invalid token: {exc}") from None
         if not isinstance(claims, dict):
             raise Unauthorized("invalid token payload")
+        # Keycloak marks its tokens: only an access token ("Bearer") opens the API,
+        # never a refresh or ID token that a client might send by mistake or malice.
+        if claims.get("typ", "Bearer") != "Bearer":
+            raise Unauthorized(f"a {claims.get('typ')} token is not an access token")
         return claims
 
     def principal(self, token: str) -> Principal:

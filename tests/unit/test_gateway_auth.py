@@ -143,6 +143,12 @@ def test_wrong_audience(verifier, issuer):
     assert verifier.verify(ok)["preferred_username"] == "alice"
 
 
+def test_refresh_and_id_tokens_do_not_open_the_api(verifier, issuer):
+    for typ in ("Refresh", "ID"):
+        rejected(verifier, issuer.issue_token("alice", ["admin"], typ=typ))
+    assert verifier.verify(issuer.issue_token("alice", ["admin"], typ="Bearer"))
+
+
 def test_missing_aud_exp_iat(verifier, issuer):
     for claim in ("aud", "exp", "iat"):
         rejected(verifier, issuer.issue_token("alice", ["admin"], **{claim: None}))
