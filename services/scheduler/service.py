@@ -3,12 +3,36 @@
 * State: its own ``schedules`` collection, built from the deployer's
   ``deployment_*`` events and a resync through ``deployer.list_active_schedules()``
   at startup (and every ``SCHEDULER_RESYNC_S``). It never reads ``deployments``.
-* Tick (``SCHEDULER_TICK_S``, 1 s): due states (``active, due_at`` index) →
-  misfire policy and ``max_concurrent`` → ONE conditional write claims the slot
-  (``{_id, next_run_at: <seen>}``) and, in the same write, records the slots to
-  fire in ``pending`` → ``execution_requested`` per fired slot,
-  ``idempotency_key = <deployment id>:<slot>`` (the runner dedupes on it) → once
-  the broker confirmed the events, ``$pull`` them from ``pending``.
+* Tick (``SCHEDULER_TICK_S``, 1 s), a constant number of round trips per batch
+  of due deployments, not a few per deployment (the embedded database costs
+  milliseconds per command):
+
+  1. ONE find: up to ``SCHEDULER_CLAIM_BATCH`` (500) due states (index
+     ``active, due_at``), oldest due first; ties in ``_id`` order, ascending or
+     descending per replica (``ScheduleStore.descending``);
+  2. ONE find: the live executions (running counts of all of them, ``max_concurrent``);
+  3. plans in memory (misfire policy, ``max_concurrent``, DST: ``shared/cron.py``);
+  4. per chunk of ``SCHEDULER_CLAIM_CHUNK`` (100) plans, so the first events
+     leave before the whole batch is written:
+     a. ONE ``bulk_write`` claims them: per state, the conditional write
+        ``{_id, active, next_run_at: <seen>}`` that advances it and, in the same
+        write, pushes the slots to fire into ``pending`` (all with the same
+        ``claimed_at``, ms precision, and ``claimed_by`` = this replica). The
+        writes that matched are ours; when not all did (another replica advanced
+        some first), ONE find on the ``claim_token`` each write also sets tells
+        which;
+     b. ``execution_requested`` per fired slot of the states won,
+        ``idempotency_key = <deployment id>:<slot>`` (the runner dedupes on it);
+     c. ONE ``update_many`` pulls this claim's entries (``pending.claimed_at``
+        index + ``claimed_by``) from ``pending`` but those whose dispatch failed;
+  5. a full batch: the next one at once (at most ``MAX_BATCHES_PER_TICK``).
+
+  Exactly once: as before, only one write can match a seen ``next_run_at``, so
+  each slot is claimed by one replica, and the claim carries its pending entries.
+  Two replicas: a state one of them advanced no longer matches the other's write
+  (a lost write is a cheap no-op), nor its next due query; reading the ties from
+  opposite ends (when their ``descending`` differ) they split a big due list
+  rather than walk it in step.
 * Running count per deployment from the runner's ``execution_*`` events.
 * DST rule and misfire policies: ``shared/cron.py``.
 
@@ -27,6 +51,7 @@ runner's unique index on ``idempotency_key`` makes that one execution.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,6 +86,9 @@ REDISPATCHED = Counter(
 )
 ACTIVE = Gauge("ml_scheduler_active_deployments", "Active deployments with a schedule")
 
+# Due batches one tick walks at most (SCHEDULER_CLAIM_BATCH each) before the next tick.
+MAX_BATCHES_PER_TICK = 20
+
 DEPLOYMENT_EVENTS = (
     events.DEPLOYMENT_CREATED,
     events.DEPLOYMENT_UPDATED,
@@ -93,45 +121,121 @@ class SchedulerService:
             log.exception("re-dispatching pending slots failed")
         grace = self._config("SCHEDULER_MISFIRE_GRACE_S", 30)
         ttl = self._config("SCHEDULER_RUNNING_TTL_S", 86400)
-        for state in self.store.due(now):
+        batch = int(self._config("SCHEDULER_CLAIM_BATCH", 500))
+        chunk = int(self._config("SCHEDULER_CLAIM_CHUNK", 100))
+        # A full batch means more may be due: go on (bounded, the next tick follows).
+        for _ in range(MAX_BATCHES_PER_TICK):
+            states = self.store.due(now, batch, self.store.descending)
+            if not states:
+                return
             try:
-                self._fire_due(state, now, grace, ttl)
+                claimed = self._fire_batch(states, now, grace, ttl, chunk)
+            except Exception:  # database or broker down: the next tick tries again
+                log.exception("firing %d due deployments failed", len(states))
+                return
+            if len(states) < batch or not claimed:
+                return  # all seen, or nothing moved (the same batch would come back)
+            now = utcnow()
+
+    def _fire_batch(
+        self, states: list[dict[str, Any]], now: datetime, grace: float, ttl: float, chunk: int
+    ) -> int:
+        """Plans for all ``states`` (one query for their running counts), then claim,
+        dispatch and settle them ``chunk`` at a time (one write each for claim and
+        settle): the first events leave before the whole batch is claimed. Returns how
+        many states this replica claimed (advanced)."""
+        running = self.store.running_counts([s["_id"] for s in states], now, ttl)
+        plans: list[tuple[dict[str, Any], domain.TickPlan]] = []
+        for state in states:
+            try:
+                plan = domain.plan_tick(state, now, grace, running.get(state["_id"], 0))
             except Exception:  # one broken state must not stop the others
                 log.exception("scheduling deployment %s failed", state.get("_id"))
+                continue
+            if plan.last_slot is not None:
+                plans.append((state, plan))
+        claimed, chunk = 0, max(chunk, 1)
+        for start in range(0, len(plans), chunk):
+            # Unique per claim of this replica (its settle pulls by claimed_at + replica).
+            claimed_at = domain.claim_time(utcnow(), self.store.last_claimed_at)
+            self.store.last_claimed_at = claimed_at
+            claimed += self._fire_chunk(plans[start : start + chunk], now, claimed_at)
+        return claimed
 
-    def _fire_due(self, state: dict[str, Any], now, grace: float, ttl: float) -> None:
-        dep_id = state["_id"]
-        running = self.store.running_count(dep_id, now, ttl)
-        plan = domain.plan_tick(state, now, grace, running)
-        if plan.last_slot is None:
-            return
-        # Recorded as pending by the claim itself: if this replica dies before the
-        # dispatch below, another one re-sends them (see _redispatch_stale).
-        pending = domain.pending_entries(
-            dep_id, plan.fire, plan.next_run_at, utcnow(), self.store.replica
-        )
-        if not self.store.claim(state, plan, now, pending):
-            return  # another replica claimed this slot
-        if plan.late:
-            MISSED.inc(plan.late)
-        for slot, reason in plan.skipped:
-            SKIPPED.labels(reason).inc()
-            log.info("deployment %s: slot %s skipped (%s)", dep_id, slot.isoformat(), reason)
-        if plan.unlisted_skipped:
-            SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
-        jitter = float(state.get("jitter") or 0)
-        sent: list[str] = []
-        try:
+    def _fire_chunk(
+        self,
+        plans: list[tuple[dict[str, Any], domain.TickPlan]],
+        now: datetime,
+        claimed_at: datetime,
+    ) -> int:
+        replica = self.store.replica
+        claims = [
+            (
+                state,
+                plan,
+                # Recorded as pending by the claim itself: if this replica dies before
+                # the dispatch below, another one re-sends them (see _redispatch_stale).
+                domain.pending_entries(
+                    state["_id"], plan.fire, plan.next_run_at, claimed_at, replica
+                ),
+            )
+            for state, plan in plans
+        ]
+        began = time.monotonic()
+        won = self.store.claim(claims, now)
+        claimed = time.monotonic()
+        if not won:
+            return 0  # another replica claimed these slots
+        unsent: list[str] = []
+        failure: Exception | None = None
+        for state, plan, pending in claims:
+            dep_id = state["_id"]
+            if dep_id not in won:
+                continue
+            if plan.late:
+                MISSED.inc(plan.late)
+            for slot, reason in plan.skipped:
+                SKIPPED.labels(reason).inc()
+                log.info("deployment %s: slot %s skipped (%s)", dep_id, slot.isoformat(), reason)
+            if plan.unlisted_skipped:
+                SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
+            jitter = float(state.get("jitter") or 0)
             for entry in pending:
+                if failure is not None:
+                    # What was not sent stays pending: re-sent after SCHEDULER_REDISPATCH_S.
+                    unsent.append(entry["idempotency_key"])
+                    continue
                 payload = domain.pending_request(dep_id, entry)
-                log.info("deployment %s: firing slot %s", dep_id, payload["slot"])
-                self.dispatch(events.EXECUTION_REQUESTED, payload)
-                sent.append(entry["idempotency_key"])
+                log.debug("deployment %s: firing slot %s", dep_id, payload["slot"])
+                try:
+                    self.dispatch(events.EXECUTION_REQUESTED, payload)
+                except Exception as exc:  # the broker is gone: do not wait on each event
+                    failure = exc
+                    unsent.append(entry["idempotency_key"])
+                    continue
                 FIRED.inc()
                 LAG.observe(max((utcnow() - entry["slot"]).total_seconds() - jitter, 0.0))
-        finally:
-            # What was not sent stays pending: re-sent after SCHEDULER_REDISPATCH_S.
-            self._settle(dep_id, sent)
+        fired = sum(len(p) for s, _, p in claims if s["_id"] in won) - len(unsent)
+        dispatched = time.monotonic()
+        if fired:
+            try:
+                self.store.settle_claimed(claimed_at, replica, unsent)
+            except Exception:  # left pending: re-sent later, and the runner dedupes it
+                log.exception("could not clear the pending entries claimed at %s", claimed_at)
+        # Where a slow tick spends its time (claim / dispatch / settle).
+        log.info(
+            "fired %d slot(s) of %d/%d deployment(s) claimed: claim %.3f s, dispatch %.3f s, "
+            "settle %.3f s",
+            fired,
+            len(won),
+            len(claims),
+            claimed - began,
+            dispatched - claimed,
+            time.monotonic() - dispatched,
+        )
+        if failure is not None:
+            raise failure
+        return len(won)
 
     def _redispatch_stale(self, now: datetime) -> None:
         """Re-send the pending slots whose dispatch was not confirmed in time."""

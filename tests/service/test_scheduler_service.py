@@ -343,8 +343,8 @@ def test_replica_dying_after_its_claim(container_factory, config, schedules, mon
 
     real_claim = ScheduleStore.claim
 
-    def claim_then_die(self, state, plan, now, pending=None):
-        real_claim(self, state, plan, now, pending)
+    def claim_then_die(self, claims, now):
+        real_claim(self, claims, now)
         raise RuntimeError("replica killed between its claim and its dispatch")
 
     dep = make_deployment()
@@ -398,8 +398,8 @@ def test_store_pending_writes_are_conditional(schedules):
     pending = domain.pending_entries(
         dep["id"], plan.fire, plan.next_run_at, now - timedelta(seconds=30), "replica-a"
     )
-    assert store.claim(seen, plan, now, pending) is True
-    assert store.claim(seen, plan, now, pending) is False  # next_run_at moved: lost
+    assert store.claim([(seen, plan, pending)], now) == {dep["id"]}
+    assert store.claim([(seen, plan, pending)], now) == set()  # next_run_at moved: lost
     assert schedules.find_one({"_id": dep["id"]})["pending"] == pending
 
     cutoff = now - timedelta(seconds=10)
@@ -413,6 +413,70 @@ def test_store_pending_writes_are_conditional(schedules):
     assert store.stale_pending(cutoff) == []
     store.settle(dep["id"], [entry["idempotency_key"]])
     assert schedules.find_one({"_id": dep["id"]})["pending"] == []
+
+
+def test_store_bulk_claim_and_settle(schedules):
+    """Many claims in one write: the ones another replica advanced first are lost (and
+    told apart); one settle clears exactly the entries of one claim that were sent."""
+    from services.scheduler import domain
+    from services.scheduler.dependencies import ScheduleStore
+
+    store = ScheduleStore()
+    store.db, store.replica = schedules.database, "replica-a"
+    store.ensure_indexes()
+    now = datetime.now(UTC).replace(microsecond=0)
+    due = _minute_floor(now)
+    deps = [make_deployment() for _ in range(4)]
+    for dep in deps:
+        doc = domain.state_changes(dep, None, now)
+        schedules.insert_one(
+            {"_id": dep["id"], "skips": [], **doc, "next_run_at": due, "due_at": due}
+        )
+    seen = store.due(now, 10)
+    assert sorted(s["_id"] for s in seen) == sorted(d["id"] for d in deps)
+    assert [s["_id"] for s in store.due(now, 10, descending=True)] == [
+        s["_id"] for s in reversed(seen)
+    ]
+    assert len(store.due(now, 3)) == 3
+    # another replica advanced the first one meanwhile
+    schedules.update_one(
+        {"_id": seen[0]["_id"]}, {"$set": {"next_run_at": due + timedelta(minutes=1)}}
+    )
+    claimed_at = domain.claim_time(datetime.now(UTC))
+    claims = []
+    for state in seen:
+        plan = domain.plan_tick(state, now, 300, 0)
+        pending = domain.pending_entries(
+            state["_id"], plan.fire, plan.next_run_at, claimed_at, store.replica
+        )
+        claims.append((state, plan, pending))
+    won = store.claim(claims, now)
+    assert won == {s["_id"] for s in seen[1:]}
+    assert schedules.count_documents({"pending.claimed_at": claimed_at}) == 3
+    unsent = cron.slot_key(seen[1]["_id"], due)
+    store.settle_claimed(claimed_at, "replica-b")  # not ours: nothing goes
+    assert schedules.count_documents({"pending.claimed_at": claimed_at}) == 3
+    store.settle_claimed(claimed_at, store.replica, [unsent])
+    (left,) = schedules.find({"pending.0": {"$exists": True}})
+    assert left["_id"] == seen[1]["_id"]
+    assert [e["idempotency_key"] for e in left["pending"]] == [unsent]
+
+    runs = schedules.database.schedule_runs
+    runs.insert_many(
+        [
+            {"_id": "e1", "deployment_id": deps[0]["id"], "terminal": False, "updated_at": now},
+            {"_id": "e2", "deployment_id": deps[0]["id"], "terminal": False, "updated_at": now},
+            {"_id": "e3", "deployment_id": deps[1]["id"], "terminal": True, "updated_at": now},
+            {
+                "_id": "e4",
+                "deployment_id": deps[2]["id"],
+                "terminal": False,
+                "updated_at": now - timedelta(days=2),
+            },
+        ]
+    )
+    counts = store.running_counts([d["id"] for d in deps], now, 86400)
+    assert counts == {deps[0]["id"]: 2}
 
 
 def test_normal_fire_leaves_no_pending_entry(container_factory, config, schedules):

@@ -85,6 +85,8 @@ class FakeStore:
     ``claim_redispatch`` once per seen ``claimed_at``. Shared by "replicas"."""
 
     replica = "fake/1"
+    descending = False
+    last_claimed_at = None
 
     def __init__(self, states, running=0):
         self.states = {s["_id"]: s for s in states}
@@ -93,20 +95,36 @@ class FakeStore:
         self.settled = []
         self.container = type("C", (), {"config": {"SCHEDULER_MISFIRE_GRACE_S": 30}})()
 
-    def due(self, now):
-        return [dict(s) for s in self.states.values() if s["active"] and s["due_at"] <= now]
+    def due(self, now, limit=500, descending=False):
+        due = [dict(s) for s in self.states.values() if s["active"] and s["due_at"] <= now]
+        due.sort(key=lambda s: s["_id"], reverse=descending)
+        return sorted(due, key=lambda s: s["due_at"])[:limit]
 
-    def running_count(self, deployment_id, now, ttl):
-        return self.running
+    def running_counts(self, deployment_ids, now, ttl):
+        return {dep_id: self.running for dep_id in deployment_ids}
 
-    def claim(self, seen, plan, now, pending=None):
-        current = self.states[seen["_id"]]
-        if current["next_run_at"] != seen["next_run_at"]:
-            return False
-        current.update(next_run_at=plan.next_run_at, due_at=plan.due_at)
-        current.setdefault("pending", []).extend(dict(e) for e in pending or ())
-        self.claims.append((seen["_id"], plan, pending))
-        return True
+    def claim(self, claims, now):
+        won = set()
+        for seen, plan, pending in claims:
+            current = self.states[seen["_id"]]
+            if current["next_run_at"] != seen["next_run_at"]:
+                continue
+            current.update(next_run_at=plan.next_run_at, due_at=plan.due_at)
+            current.setdefault("pending", []).extend(dict(e) for e in pending or ())
+            self.claims.append((seen["_id"], plan, pending))
+            won.add(seen["_id"])
+        return won
+
+    def settle_claimed(self, claimed_at, claimed_by, unsent=None):
+        for dep_id, state in self.states.items():
+            keys = [
+                e["idempotency_key"]
+                for e in state.get("pending", [])
+                if (e["claimed_at"], e["claimed_by"]) == (claimed_at, claimed_by)
+                and e["idempotency_key"] not in (unsent or ())
+            ]
+            if keys:
+                self.settle(dep_id, keys)
 
     def settle(self, deployment_id, keys):
         self.settled.append((deployment_id, list(keys)))
@@ -151,7 +169,7 @@ def test_tick_fires_due_slot_once_and_claims():
 def test_tick_lost_claim_dispatches_nothing():
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    store.claim = lambda seen, plan, now, pending: False  # another replica won
+    store.claim = lambda claims, now: set()  # another replica won
     service = worker_factory(SchedulerService, store=store)
     service.tick()
     assert service.dispatch.call_count == 0
@@ -266,3 +284,29 @@ def test_failed_redispatch_stays_pending():
     assert left["claimed_at"] > utcnow() - timedelta(seconds=5)
     service.tick()
     assert service.dispatch.call_count == 1
+
+
+def test_tick_walks_due_batches_in_chunks():
+    """A full batch is followed by the next one in the same tick; each chunk is one
+    claim (bulk) and one settle; ``max_concurrent`` counts come per deployment."""
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    states = [state(_id=f"d{i}", next_run_at=slot, due_at=slot) for i in range(5)]
+    store = FakeStore(states)
+    store.running_counts = lambda ids, now, ttl: {"d3": 1}  # d3 is busy
+    settles = []
+    real_settle = store.settle_claimed
+
+    def settle_claimed(claimed_at, claimed_by, unsent=None):
+        settles.append(claimed_at)
+        real_settle(claimed_at, claimed_by, unsent)
+
+    store.settle_claimed = settle_claimed
+    store.container.config.update(SCHEDULER_CLAIM_BATCH=2, SCHEDULER_CLAIM_CHUNK=1)
+    service = worker_factory(SchedulerService, store=store)
+    service.tick()
+    fired = sorted(call[0][1]["deployment_id"] for call in service.dispatch.call_args_list)
+    assert fired == ["d0", "d1", "d2", "d4"]
+    assert len(store.claims) == 5 and len(settles) == 4 == len(set(settles))
+    assert [p.skipped for d, p, _ in store.claims if d == "d3"] == [[(slot, "max_concurrent")]]
+    assert all(not s.get("pending") for s in store.states.values())
+    assert all(s["next_run_at"] > slot for s in store.states.values())
