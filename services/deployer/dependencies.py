@@ -10,7 +10,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 
 from shared.errors import NotFound
@@ -214,13 +213,3 @@ class Deployments(Repository):
         return result.modified_count == 1
 
 
-class Caller(DependencyProvider):
-    """The caller's identity from nameko context data: ``{username, roles, request_id}``."""
-
-    def get_dependency(self, worker_ctx):
-        data = worker_ctx.data or {}
-        return {
-            "username": data.get("username"),
-            "roles": data.get("roles") or [],
-            "request_id": data.get("request_id"),
-        }

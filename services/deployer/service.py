@@ -21,9 +21,10 @@ from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 
 from services.deployer import domain
-from services.deployer.dependencies import Caller, Deployments
+from services.deployer.dependencies import Deployments
 from services.deployer.schemas import DeploymentCreate, DeploymentQuery, DeploymentUpdate, load
 from shared import cron, events
+from shared.caller import Caller
 from shared.datasets import inspect_dataset_offhub
 from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
 from shared.mongo import utcnow

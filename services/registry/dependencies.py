@@ -168,16 +168,6 @@ class ModelRepository(Repository):
         self.artifacts.delete(artifact_id)
 
 
-class Caller(DependencyProvider):
-    """The caller's identity from nameko context data (set by the gateway)."""
-
-    def get_dependency(self, worker_ctx) -> dict[str, Any]:
-        data = worker_ctx.data or {}
-        return {
-            "username": data.get("username"),
-            "roles": list(data.get("roles") or []),
-            "request_id": data.get("request_id"),
-        }
 
 
 class Inspector(DependencyProvider):

@@ -13,8 +13,9 @@ from nameko.rpc import RpcProxy, rpc
 from prometheus_client import Counter
 
 from services.registry import domain, schemas
-from services.registry.dependencies import Caller, Inspector, ModelRepository
+from services.registry.dependencies import Inspector, ModelRepository
 from shared import events
+from shared.caller import Caller
 from shared.errors import (
     EXPECTED,
     Conflict,

@@ -1,4 +1,4 @@
-"""DependencyProviders of the runner: its repository, its runtime and the caller.
+"""DependencyProviders of the runner: its repository and its runtime.
 
 ``ExecutionRepository`` owns the ``executions`` and ``execution_logs``
 collections; every state change is one conditional write, so two replicas
@@ -275,11 +275,6 @@ class RuntimeView:
         return bool(getattr(self._entrypoint, "stopping", False))
 
 
-class Caller(DependencyProvider):
-    """The caller's identity from nameko context data (``username``, ``roles``, ...)."""
-
-    def get_dependency(self, worker_ctx):
-        return dict(worker_ctx.data or {})
 
 
 def write_spec(path: str, spec: dict[str, Any]) -> None:

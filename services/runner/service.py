@@ -17,10 +17,11 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from services.runner import domain
-from services.runner.dependencies import Caller, ExecutionRepository, Runtime
+from services.runner.dependencies import ExecutionRepository, Runtime
 from services.runner.engine import Engine
 from services.runner.queue import ExecutionQueue, execution_consumer
 from shared import events
+from shared.caller import Caller
 from shared.errors import EXPECTED, Conflict, PlatformError, ServiceUnavailable
 from shared.observability import Observability
 
