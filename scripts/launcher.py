@@ -63,6 +63,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("deployer", "DEPLOYER_METRICS_PORT"),
     ServiceSpec("runner", "RUNNER_METRICS_PORT"),
     ServiceSpec("scheduler", "SCHEDULER_METRICS_PORT"),
+    ServiceSpec("admin", "ADMIN_METRICS_PORT"),
 )
 GATEWAY = "gateway"
 

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "RUNNER_METRICS_PORT": "9103",
     "SCHEDULER_METRICS_PORT": "9104",
     "AUTH_METRICS_PORT": "9105",
+    "ADMIN_METRICS_PORT": "9106",
     # Where the gateway's health page finds each service's /health (compose, k8s:
     # one host name per service; empty = SERVICES_HOST).
     "SERVICES_HOST": "127.0.0.1",
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, str] = {
     "DEPLOYER_HOST": "",
     "RUNNER_HOST": "",
     "SCHEDULER_HOST": "",
+    "ADMIN_HOST": "",
     "RPC_TIMEOUT_S": "10",
     "MAX_UPLOAD_MB": "200",
     "ACCESS_TOKEN_TTL_S": "300",

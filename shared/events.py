@@ -48,6 +48,24 @@ EXECUTION_EVENTS = (
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
+# auth, contract C2 — login_succeeded {"username", "user_id", "client_id", "client", "at"},
+# login_failed {"username", "client_id", "client", "at", "reason"},
+# user_locked_out {"username", "until", "failures"}
+LOGIN_SUCCEEDED = "login_succeeded"
+LOGIN_FAILED = "login_failed"
+USER_LOCKED_OUT = "user_locked_out"
+
+# runner — a running execution was asked to stop (payload: {"execution"}); the final
+# execution_cancelled follows from the replica that runs it.
+EXECUTION_CANCEL_REQUESTED = "execution_cancel_requested"
+
+# admin — settings_changed {"settings": <every setting>, "changed": [keys], "version"}
+SETTINGS_CHANGED = "settings_changed"
+# admin — {"integration": <integration dict without secret>}; deleted: {"integration_id"}
+INTEGRATION_CREATED = "integration_created"
+INTEGRATION_UPDATED = "integration_updated"
+INTEGRATION_DELETED = "integration_deleted"
+INTEGRATION_TESTED = "integration_tested"
 
 
 def on_events(source_service: str, event_types: Iterable[str], **kwargs: Any) -> Callable:
