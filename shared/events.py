@@ -59,7 +59,8 @@ USER_LOCKED_OUT = "user_locked_out"
 # execution_cancelled follows from the replica that runs it.
 EXECUTION_CANCEL_REQUESTED = "execution_cancel_requested"
 
-# admin — settings_changed {"settings": <every setting>, "changed": [keys], "version"}
+# admin — settings_changed {"settings": <every setting>, "changed": [keys], "version",
+#                            "previous": {key: old value of each changed key}}
 SETTINGS_CHANGED = "settings_changed"
 # admin — {"integration": <integration dict without secret>}; deleted: {"integration_id"}
 INTEGRATION_CREATED = "integration_created"

@@ -101,7 +101,11 @@ class PlatformSettings(DependencyProvider):
     """The global settings for a nameko service (see the module docstring)."""
 
     def setup(self) -> None:
-        self.view = SettingsView()
+        # The defaults: the environment, overridden by the service's own config (its
+        # config.yml may set e.g. RUNNER_DEFAULT_TIMEOUT_S).
+        config = {k: str(v) for k, v in self.container.config.items()
+                  if isinstance(v, str | int | float) and not isinstance(v, bool)}
+        self.view = SettingsView(defaults({**os.environ, **config}))
         self.interval = float(self.container.config.get("SETTINGS_REFRESH_S") or 30)
         self.timeout = float(self.container.config.get("SETTINGS_RPC_TIMEOUT_S") or 5)
 

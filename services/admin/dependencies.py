@@ -70,6 +70,7 @@ class AdminRepository(Repository):
             ([("user", 1), ("at", -1)], {}),
             ([("object_type", 1), ("at", -1)], {}),
             ([("object_ids", 1), ("at", -1)], {}),
+            ([("request_id", 1), ("at", -1)], {}),
         ],
         AUDIT_OBJECTS: [([("object_type", 1), ("object_id", 1)], {"unique": True})],
         INTEGRATIONS: [([("active", 1), ("events", 1)], {}), ([("created_at", -1)], {})],
@@ -147,6 +148,8 @@ class AdminRepository(Repository):
             query["user"] = filters["user"]
         if filters.get("object_type"):
             query["object_type"] = filters["object_type"]
+        if filters.get("request_id"):
+            query["request_id"] = filters["request_id"]
         if filters.get("object_id"):
             query["object_ids"] = filters["object_id"]
         period = {}

@@ -158,6 +158,11 @@ def summary(event_type: str, payload: dict[str, Any], old: dict | None, new: dic
         label = " ".join(str(new[k]) for k in ("name", "username", "version") if new.get(k))
     elif payload.get("name"):
         label = " ".join(str(payload[k]) for k in ("name", "version") if payload.get(k))
+    if event_type == events.SETTINGS_CHANGED:
+        previous, values = payload.get("previous") or {}, payload.get("settings") or {}
+        changes = "; ".join(f"{key}: {_short(previous.get(key))} → {_short(values.get(key))}"
+                            for key in payload.get("changed") or [])
+        return f"{action}: {changes or 'no change'}"[:SUMMARY_MAX]
     if event_type in (events.LOGIN_FAILED, events.LOGIN_SUCCEEDED, events.USER_LOCKED_OUT):
         bits = [f"user {payload.get('username')}"]
         for key in ("reason", "client", "failures", "until"):

@@ -49,7 +49,8 @@ class AuditQuery(PageQuery):
     user = fields.String(validate=validate.Length(max=200))
     object_type = fields.String(validate=validate.Length(max=64))
     object_id = fields.String(validate=validate.Length(max=200))
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=None)
+    request_id = fields.String(validate=validate.Length(max=200))
+    from_ = fields.AwareDateTime(data_key="from")
     to = fields.AwareDateTime()
 
 

@@ -109,7 +109,8 @@ class AdminService:
             merged["webhook_allowed_hosts"] = list(merged["webhook_allowed_hosts"])
         changed = domain.changed_keys(current, merged)
         new_version = self.repo.save_settings(merged, version, self.context["username"])
-        payload = {"settings": merged, "changed": changed, "version": new_version}
+        payload = {"settings": merged, "changed": changed, "version": new_version,
+                   "previous": {key: current.get(key) for key in changed}}
         self.dispatch(events.SETTINGS_CHANGED, payload)
         self._audit_direct(events.SETTINGS_CHANGED, payload)
         return merged
@@ -121,12 +122,13 @@ class AdminService:
         """A page of entries, newest first: ``{items: [{id, at, user, action,
         object_type, object_id, summary, request_id, client, events}], total, page,
         per_page}``; query keys user, object_type, object_id (any object the request
-        touched), from, to (ISO 8601), page, per_page. Read only: nothing edits or
+        touched), request_id, from, to (ISO 8601), page, per_page. Read only: nothing edits or
         deletes an entry. Raises ValidationError."""
         query = load(AuditQuery(), {k: v for k, v in (query or {}).items()
                                     if v not in (None, "")})
         filters = {"user": query.get("user"), "object_type": query.get("object_type"),
-                   "object_id": query.get("object_id"), "from": query.get("from_"),
+                   "object_id": query.get("object_id"),
+                   "request_id": query.get("request_id"), "from": query.get("from_"),
                    "to": query.get("to")}
         return self.repo.audit_page(filters, query["page"], query["per_page"])
 

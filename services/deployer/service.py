@@ -17,7 +17,7 @@ import tempfile
 from datetime import datetime
 from typing import Any
 
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 
 from services.deployer import domain
@@ -29,6 +29,7 @@ from shared.datasets import inspect_dataset_offhub
 from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
 from shared.mongo import utcnow
 from shared.observability import Observability
+from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class DeployerService:
     registry = RpcProxy("registry")
     dispatch = EventDispatcher()
     observability = Observability()
+    settings = PlatformSettings()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -72,8 +74,11 @@ class DeployerService:
         ``{"name": "churn nightly", "model_id": "665f...", "parameters": {"threshold": 0.5},
         "schedule": "30 2 * * *", "timezone": "Europe/Paris"}`` → the deployment.
         Raises ValidationError (400: bad field, bad cron, unknown time zone or model),
-        Conflict (409: model not ready, e.g. a draft without a valid file).
+        Conflict (409: model not ready, e.g. a draft without a valid file). Without a
+        ``timezone``, the global setting ``default_timezone``.
         """
+        if isinstance(data, dict) and not data.get("timezone"):
+            data = {**data, "timezone": self.settings["default_timezone"]}
         data = domain.validate_schedule(load(DeploymentCreate(), data))
         model = self._model(data["model_id"])
         doc = domain.new_deployment(data, model, self.caller["username"], utcnow())
@@ -275,6 +280,12 @@ class DeployerService:
         return self.deployments.active_schedules()
 
     # -- events ----------------------------------------------------------------
+
+    @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_settings_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica takes the new global settings (default time zone)."""
+        self.settings.apply(payload)
     # Handlers requeue on error (a database hiccup must not lose the update); a
     # malformed payload is logged and dropped, so it cannot loop forever.
 

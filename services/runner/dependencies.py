@@ -43,10 +43,11 @@ class ExecutionRepository(Repository):
             ([("status", 1), ("created_at", -1)], {}),
             ([("trigger", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
+            ([("result.artifact_id", 1), ("finished_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.
             ([("idempotency_key", 1)], {"unique": True, "sparse": True}),
         ],
-        LOGS: [([("execution_id", 1), ("n", 1)], {"unique": True})],
+        LOGS: [([("execution_id", 1), ("n", 1)], {"unique": True}), ([("ts", 1)], {})],
     }
 
     # -- create / read -----------------------------------------------------------
@@ -175,6 +176,37 @@ class ExecutionRepository(Repository):
         return list(self.db[LOGS].find({"execution_id": execution_id, "n": {"$gt": after}})
                     .sort([("n", 1)]).limit(limit))
 
+    # -- retention (services/runner/retention.py) ----------------------------------
+
+    def purge_executions(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished executions created before ``before``, with
+        their log lines and result artifacts; how many went."""
+        docs = list(self.db[EXECUTIONS].find(
+            {"status": {"$in": list(FINAL)}, "created_at": {"$lt": before}},
+            {"_id": 1, "result": 1}).limit(limit))
+        for doc in docs:
+            self.artifacts.delete((doc.get("result") or {}).get("artifact_id"))
+            self.db[LOGS].delete_many({"execution_id": str(doc["_id"])})
+            self.db[EXECUTIONS].delete_one({"_id": doc["_id"]})
+        return len(docs)
+
+    def purge_logs(self, before: datetime) -> int:
+        """Delete the log lines written before ``before``."""
+        return self.db[LOGS].delete_many({"ts": {"$lt": before}}).deleted_count
+
+    def purge_results(self, before: datetime, limit: int, now: datetime) -> int:
+        """Delete the result artifacts of executions finished before ``before``; the
+        execution stays, its ``result.purged_at`` says when the file went."""
+        docs = list(self.db[EXECUTIONS].find(
+            {"result.artifact_id": {"$ne": None}, "finished_at": {"$lt": before}},
+            {"_id": 1, "result": 1}).limit(limit))
+        for doc in docs:
+            self.artifacts.delete(doc["result"].get("artifact_id"))
+            self.db[EXECUTIONS].update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"result.artifact_id": None, "result.purged_at": now}})
+        return len(docs)
+
 
 def is_final(doc: dict[str, Any]) -> bool:
     return doc.get("status") in FINAL
@@ -189,8 +221,9 @@ class Runtime(DependencyProvider):
         self.memory_mb = int(config.get("RUNNER_MEMORY_MB") or 2048)
         self.lease_s = float(config.get("RUNNER_LEASE_S") or 15)
         self.grace_s = float(config.get("RUNNER_KILL_GRACE_S") or 5)
-        self.default_timeout_s = float(config.get("RUNNER_DEFAULT_TIMEOUT_S") or 3600)
         self.lost_after_s = float(config.get("RUNNER_LOST_AFTER_S") or 60)
+        self.purge_interval_s = float(config.get("RUNNER_PURGE_INTERVAL_S") or 3600)
+        self._next_purge = 0.0
         self.inspect_max_bytes = int(float(config.get("RUNNER_INSPECT_MAX_MB") or 20) * 2**20)
         self.predict_timeout_s = float(config.get("RUNNER_PREDICT_TIMEOUT_S") or 30)
         self.max_log_lines = int(config.get("RUNNER_MAX_LOG_LINES") or 5000)
@@ -243,6 +276,15 @@ class Runtime(DependencyProvider):
     def forget(self, kind: str, key: str | None) -> None:
         if key:
             self._lookups.pop((kind, str(key)), None)
+
+    def purge_due(self) -> bool:
+        """Whether this replica's retention purge should run now (every
+        ``RUNNER_PURGE_INTERVAL_S``, the first one soon after start)."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return False
+        self._next_purge = now + self.purge_interval_s
+        return True
 
     def workdir(self) -> str:
         return tempfile.mkdtemp(prefix="exec-", dir=self.scratch)

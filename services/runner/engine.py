@@ -95,6 +95,7 @@ class Engine:
         self.dispatch = service.dispatch
         self.registry = service.registry
         self.deployer = service.deployer
+        self.settings = service.settings
 
     # -- events ------------------------------------------------------------------
 
@@ -115,12 +116,14 @@ class Engine:
         if trigger not in domain.TRIGGERS:
             raise validation_error("trigger", f"must be one of {', '.join(domain.TRIGGERS)}")
         parameters = domain.validate_parameters(request.get("parameters"))
+        self._check_timeout(parameters)
         deployment = None
         if request.get("deployment_id"):
             deployment = self.deployer.get_deployment(str(request["deployment_id"]))
             model_id = deployment["model_id"]
             parameters = domain.validate_parameters(domain.merge_parameters(deployment,
                                                                             parameters))
+            self._check_timeout(parameters)
         elif request.get("model_id"):
             model_id = str(request["model_id"])
         else:
@@ -139,6 +142,19 @@ class Engine:
         if created:
             self.enqueue(doc)
         return domain.to_dict(doc)
+
+    def _check_timeout(self, parameters: dict[str, Any]) -> None:
+        """``timeout_s`` above the global ``max_execution_timeout_s`` → 400 naming it."""
+        ceiling = float(self.settings["max_execution_timeout_s"])
+        if parameters.get("timeout_s") is not None and parameters["timeout_s"] > ceiling:
+            raise validation_error("parameters.timeout_s",
+                                   f"must be at most {ceiling:g} (max_execution_timeout_s)")
+
+    def timeout_of(self, params: dict[str, Any]) -> float:
+        """The run's timeout: its ``timeout_s``, else the global default; never above the
+        global maximum (which may have dropped since the run was queued)."""
+        wanted = params.get("timeout_s") or self.settings["default_execution_timeout_s"]
+        return min(float(wanted), float(self.settings["max_execution_timeout_s"]))
 
     def _model_file(self, model: dict[str, Any]) -> dict[str, Any]:
         if not model.get("file"):
@@ -274,6 +290,7 @@ class Engine:
         if doc["status"] == RUNNING:
             requested = self.repo.request_cancel(doc["_id"])
             if requested is not None:
+                self.event(events.EXECUTION_CANCEL_REQUESTED, requested)
                 return domain.to_dict(requested)
             doc = self.repo.get(execution_id)
         raise Conflict(f"execution is already {doc['status']}: nothing to cancel",
@@ -407,7 +424,7 @@ class Engine:
                 "predict_proba": params.get("predict_proba", False),
                 "memory_mb": runtime.memory_mb, "columns": doc.get("features"),
             })
-            timeout = float(params.get("timeout_s") or runtime.default_timeout_s)
+            timeout = self.timeout_of(params)
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
                                                                   line["message"]))
             try:

@@ -57,6 +57,7 @@ class AuditFilterSchema(ma.Schema):
     object_type = ma.fields.String(validate=validate.Length(max=64),
                                    metadata={"example": "deployment"})
     object_id = ma.fields.String(validate=validate.Length(max=200))
+    request_id = ma.fields.String(validate=validate.Length(max=200))
     from_ = ma.fields.AwareDateTime(data_key="from", metadata={"example": "2026-01-01T00:00:00Z"})
     to = ma.fields.AwareDateTime(metadata={"example": "2026-02-01T00:00:00Z"})
 
@@ -76,20 +77,20 @@ class SettingsSchema(ma.Schema):
     default_execution_timeout_s = ma.fields.Float(metadata={"example": 3600})
     max_execution_timeout_s = ma.fields.Float(metadata={"example": 86400})
     max_upload_mb = ma.fields.Float(metadata={"example": 200})
-    retention_days = ma.fields.Integer(
+    retention_days = ma.fields.Integer(strict=True,
         metadata={"description": "executions older than this are purged with their logs "
                                  "and results; 0 = kept forever"})
-    log_retention_days = ma.fields.Integer(
+    log_retention_days = ma.fields.Integer(strict=True,
         metadata={"description": "logs purged earlier than their execution; 0 = with it"})
-    result_retention_days = ma.fields.Integer(
+    result_retention_days = ma.fields.Integer(strict=True,
         metadata={"description": "results purged earlier than their execution; 0 = with it"})
-    login_max_failures = ma.fields.Integer(metadata={"example": 5})
-    login_lockout_s = ma.fields.Integer(metadata={"example": 300})
+    login_max_failures = ma.fields.Integer(strict=True, metadata={"example": 5})
+    login_lockout_s = ma.fields.Integer(strict=True, metadata={"example": 300})
     webhook_allowed_hosts = ma.fields.List(
         ma.fields.String(), metadata={"description": "host names, IPs or CIDR ranges webhooks "
                                                      "may reach although not public"})
-    max_memory_mb = ma.fields.Integer(metadata={"description": "ceiling of a deployment's or "
-                                                               "a run's memory_mb"})
+    max_memory_mb = ma.fields.Integer(
+        strict=True, metadata={"description": "ceiling of a deployment's or a run's memory_mb"})
 
 
 # -- views ----------------------------------------------------------------------
@@ -109,7 +110,8 @@ def _filters(args: dict) -> dict:
 @blp.response(200, AuditPageSchema)
 def list_audit(args):
     """The audit trail, newest first: one entry per change request (who, when, what,
-    from where). Filters ``user``, ``object_type``, ``object_id``, ``from``, ``to``.
+    from where). Filters ``user``, ``object_type``, ``object_id``, ``request_id``,
+    ``from``, ``to``.
     Read only: no endpoint edits or deletes an entry."""
     args.pop("sort", None)
     return rpc("admin", "list_audit", _filters(args))
