@@ -222,7 +222,7 @@ class Runtime(DependencyProvider):
         self.lease_s = float(config.get("RUNNER_LEASE_S") or 15)
         self.grace_s = float(config.get("RUNNER_KILL_GRACE_S") or 5)
         self.lost_after_s = float(config.get("RUNNER_LOST_AFTER_S") or 60)
-        self.purge_interval_s = float(config.get("RUNNER_PURGE_INTERVAL_S") or 3600)
+        self.purge_interval_s = float(config.get("RUNNER_PURGE_INTERVAL_S", 3600))
         self._next_purge = 0.0
         self.inspect_max_bytes = int(float(config.get("RUNNER_INSPECT_MAX_MB") or 20) * 2**20)
         self.predict_timeout_s = float(config.get("RUNNER_PREDICT_TIMEOUT_S") or 30)
