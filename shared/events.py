@@ -58,6 +58,9 @@ USER_LOCKED_OUT = "user_locked_out"
 # runner — a running execution was asked to stop (payload: {"execution"}); the final
 # execution_cancelled follows from the replica that runs it.
 EXECUTION_CANCEL_REQUESTED = "execution_cancel_requested"
+# runner — an online prediction was answered: {"deployment_id", "model_id", "department",
+# "instances" (how many rows)}; never the rows themselves.
+PREDICTION_SERVED = "prediction_served"
 
 # admin — settings_changed {"settings": <every setting>, "changed": [keys], "version",
 #                            "previous": {key: old value of each changed key}}

@@ -104,6 +104,7 @@ AUDITED: dict[str, tuple[str, str, str]] = {
     events.EXECUTION_QUEUED: ("execution.created", "execution", "execution"),
     events.EXECUTION_CANCEL_REQUESTED: ("execution.cancel_requested", "execution", "execution"),
     events.EXECUTION_CANCELLED: ("execution.cancelled", "execution", "execution"),
+    events.PREDICTION_SERVED: ("deployment.predicted", "deployment", "deployment_id"),
     events.USER_CREATED: ("user.created", "user", "user"),
     events.USER_UPDATED: ("user.updated", "user", "user"),
     events.LOGIN_SUCCEEDED: ("login.succeeded", "user", "user_id"),
@@ -176,6 +177,12 @@ def summary(event_type: str, payload: dict[str, Any], old: dict | None, new: dic
         text = f"{action} {label}".strip()
         if fields:
             text += ": " + ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    elif new is None:  # an event without the object's state: what it says of it
+        text = f"{action} {label}".strip()
+        facts = {k: v for k, v in payload.items()
+                 if isinstance(v, str | int | float) and not isinstance(v, bool)}
+        if facts:
+            text += ": " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(facts.items()))
     else:
         changes = diff(old, new)
         text = f"{action} {label}".strip()

@@ -42,7 +42,8 @@ DEPLOYER_EVENTS = (events.DEPLOYMENT_CREATED, events.DEPLOYMENT_UPDATED,
                    events.DEPLOYMENT_DELETED)
 RUNNER_EVENTS = (events.EXECUTION_QUEUED, events.EXECUTION_CANCEL_REQUESTED,
                  events.EXECUTION_CANCELLED, events.EXECUTION_SUCCEEDED,
-                 events.EXECUTION_FAILED, events.EXECUTION_TIMED_OUT)
+                 events.EXECUTION_FAILED, events.EXECUTION_TIMED_OUT,
+                 events.PREDICTION_SERVED)
 AUTH_EVENTS = (events.USER_CREATED, events.USER_UPDATED, events.LOGIN_SUCCEEDED,
                events.LOGIN_FAILED, events.USER_LOCKED_OUT)
 

@@ -1,6 +1,6 @@
 """Outgoing webhooks: Standard Webhooks signatures and the server-side request forgery guard.
 
-* ``new_secret()`` / ``sign()``: secrets are ``whsec_`` + base64 of 24 random bytes; the
+* ``new_secret()`` / ``sign()``: secrets are ``whsec_`` + base64 of 32 random bytes; the
   signature is ``v1,`` + base64(HMAC-SHA256(secret bytes, "<id>.<timestamp>.<body>")),
   as https://www.standardwebhooks.com specifies.
 * ``check_url()``: only http(s); the host is resolved and every address must be global
@@ -51,7 +51,7 @@ class UrlRefused(ValueError):
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(os.urandom(24)).decode()
+    return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
 
 
 def secret_bytes(secret: str) -> bytes:
