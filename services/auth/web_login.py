@@ -85,7 +85,7 @@ class BrowserLogin:
         secret = request.cookies.get(pages.SSO_COOKIE)
         if not secret:
             return None
-        return self.users.find_sso_session(digest(secret))
+        return self.users.find_sso_session(digest(secret), self.issuer.refresh_ttl_s)
 
     # -- /auth --------------------------------------------------------------------
 
