@@ -224,11 +224,10 @@ class BrowserLogin:
                             redemption.replayed_sid)
                 self.users.close_session(redemption.replayed_sid)
             raise OAuthError("invalid_grant", "Code not valid")
-        if code.expires_at <= utcnow() or code.client_id != grant.client.client_id:
-            raise OAuthError("invalid_grant", "Code not valid")
-        if code.redirect_uri != grant.redirect_uri:
-            raise OAuthError("invalid_grant", "Incorrect redirect_uri")
-        reason = browser.pkce_error(grant.code_verifier, code.code_challenge)
+        reason = browser.code_refusal(
+            code, client_id=grant.client.client_id, redirect_uri=grant.redirect_uri,
+            code_verifier=grant.code_verifier, now=utcnow(),
+        )
         if reason:
             raise OAuthError("invalid_grant", reason)
         user = self.users.find_by_id(code.user_id)
