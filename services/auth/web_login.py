@@ -48,9 +48,11 @@ class BrowserLogin:
 
     # -- helpers ------------------------------------------------------------------
 
-    @property
-    def _secure_cookies(self) -> bool:
-        return self.issuer.issuer.startswith("https://")
+    def _public_action(self, request: Request) -> str:
+        """This request's URL as the browser knows it (the issuer's public URL)."""
+        path = request.path.removeprefix(domain.REALM_PATH)
+        query = request.query_string.decode("ascii", "replace")
+        return f"{self.issuer.issuer}{path}" + (f"?{query}" if query else "")
 
     def _form_origins(self) -> list[str]:
         return [
@@ -65,10 +67,10 @@ class BrowserLogin:
         token = pages.csrf_token(request)
         response = pages.render(
             template, heading, status=status, form_origins=self._form_origins(),
-            csrf_token=token, action=request.full_path if request.query_string else request.path,
+            csrf_token=token, action=self._public_action(request),
             **context,
         )
-        pages.set_cookie(response, pages.CSRF_COOKIE, token, secure=self._secure_cookies,
+        pages.set_cookie(response, pages.CSRF_COOKIE, token, issuer=self.issuer.issuer,
                          same_site="Strict")
         return response
 
@@ -155,7 +157,7 @@ class BrowserLogin:
             sso_hash=digest(secret), nonce=auth.nonce,
         )
         response = self._send_code(auth, user, session.id)
-        pages.set_cookie(response, pages.SSO_COOKIE, secret, secure=self._secure_cookies)
+        pages.set_cookie(response, pages.SSO_COOKIE, secret, issuer=self.issuer.issuer)
         attempt.succeeded(user)
         return response
 
@@ -278,7 +280,7 @@ class BrowserLogin:
         else:
             response = pages.message("Déconnexion", "Vous êtes déconnecté.", kind="info")
         response.headers["Cache-Control"] = "no-store"
-        pages.clear_cookie(response, pages.SSO_COOKIE, secure=self._secure_cookies)
+        pages.clear_cookie(response, pages.SSO_COOKIE, issuer=self.issuer.issuer)
         return response
 
     def _id_token_hint(self, token: str) -> dict[str, Any]:
