@@ -48,12 +48,11 @@ EXECUTION_EVENTS = (
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
-# auth, contract C2 — login_succeeded {"username", "user_id", "client_id", "client", "at"},
-# login_failed {"username", "client_id", "client", "at", "reason"},
-# user_locked_out {"username", "until", "failures"}
-LOGIN_SUCCEEDED = "login_succeeded"
-LOGIN_FAILED = "login_failed"
-USER_LOCKED_OUT = "user_locked_out"
+# auth, sign-ins (contract C2), after the fact ("at" and "until": ISO UTC; "client":
+# the remote IP; "reason": "invalid_credentials" | "locked" | "inactive"):
+LOGIN_SUCCEEDED = "login_succeeded"  # payload: {"username", "user_id", "client_id", "client", "at"}
+LOGIN_FAILED = "login_failed"  # payload: {"username", "client_id", "client", "at", "reason"}
+USER_LOCKED_OUT = "user_locked_out"  # payload: {"username", "until", "failures"}
 
 # runner — a running execution was asked to stop (payload: {"execution"}); the final
 # execution_cancelled follows from the replica that runs it.

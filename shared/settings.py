@@ -40,7 +40,7 @@ SPEC: dict[str, tuple[str, str, type]] = {
     "log_retention_days": ("LOG_RETENTION_DAYS", "0", int),
     "result_retention_days": ("RESULT_RETENTION_DAYS", "0", int),
     "login_max_failures": ("LOGIN_MAX_FAILURES", "5", int),
-    "login_lockout_s": ("LOGIN_LOCKOUT_S", "300", int),
+    "login_lockout_s": ("LOGIN_LOCKOUT_S", "60", int),
     "webhook_allowed_hosts": ("WEBHOOK_ALLOWED_HOSTS", "", list),
     # Ceiling of the memory a deployment or a run may ask for (issue 9, item 3).
     "max_memory_mb": ("MAX_MEMORY_MB", "2048", int),

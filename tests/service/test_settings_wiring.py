@@ -24,6 +24,7 @@ from shared.testing import deployer as deployer_testing
 from shared.testing import runner as runner_testing
 from shared.testing.gateway import gateway_app, gateway_config
 from shared.testing.runner import iris_frame, slow_input, upload, wait_final
+from tests.service.test_auth_service import start_issuer  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.service
 pytest_plugins = ["shared.testing.runner"]
@@ -189,3 +190,20 @@ def test_max_upload_size_at_the_gateway(container_factory, service_config, token
         response = wait_for(lambda: (r := post()).status_code != 413 and r)
         assert response.status_code == 422, response.json
         assert response.json["error"]["code"] == "invalid_model_file"
+
+
+def test_login_lockout_thresholds(container_factory, service_config, start_issuer, rpc):  # noqa: F811
+    """Contract C2: auth reads its thresholds through LockoutPolicy, fed by the settings."""
+    from nameko.testing.utils import get_extension
+
+    from shared.settings import PlatformSettings
+
+    container_factory(AdminService, service_config).start()
+    issuer = start_issuer(LOGIN_MAX_FAILURES=5, LOGIN_LOCKOUT_S=60, LOGIN_LOCKOUT_MAX_S=120)
+    view = get_extension(issuer.container, PlatformSettings).view
+    rpc.admin.update_settings({"login_max_failures": 2, "login_lockout_s": 7})
+    assert wait_for(lambda: view.version >= 1 and view["login_max_failures"] == 2)
+    assert issuer.login("business", "wrong").status_code in (400, 401)
+    locked = issuer.login("business", "wrong")  # the 2nd failure locks (5 before)
+    assert (locked.status_code, locked.headers.get("Retry-After")) == (429, "7")
+    assert issuer.login("business").status_code == 429  # even the right password
