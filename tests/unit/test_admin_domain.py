@@ -145,3 +145,23 @@ def test_client_address_trusts_forwarded_for_only_from_trusted_proxies():
         assert client_address("") == "10.0.0.2"
     with _request("10.0.0.2", "garbage"):
         assert client_address("10.0.0.0/8") == "10.0.0.2"
+
+
+def test_a_name_rebound_to_loopback_after_validation_is_refused_at_connect(monkeypatch):
+    """DNS rebinding: the first resolution (validation) says public, the second (the
+    connection) says loopback; the guarded connection refuses without connecting."""
+    import socket
+
+    answers = iter(["93.184.215.14", "127.0.0.1"])
+    connected = []
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: connected.append(address))
+    outcome = webhooks.send("http://rebind.example/hook", "{}", {}, [], timeout=2)
+    assert outcome.status_code is None and outcome.error.startswith("refused:"), outcome
+    assert "127.0.0.1" in outcome.error
+    assert connected == []
+    assert next(answers, None) is None  # both resolutions happened: the refusal was at connect
