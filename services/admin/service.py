@@ -22,6 +22,7 @@ from typing import Any
 from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
+from prometheus_client import Counter
 
 from services.admin import domain, webhooks
 from services.admin.deliveries import DeliveryWorker, new_delivery
@@ -34,6 +35,8 @@ from shared.observability import Observability
 from shared.settings import defaults
 
 log = logging.getLogger(__name__)
+
+AUDIT_ENTRIES = Counter("ml_audit_entries_total", "Audit entries recorded", ["object_type"])
 
 REGISTRY_EVENTS = (events.MODEL_CREATED, events.MODEL_UPDATED, events.MODEL_FILE_UPLOADED,
                    events.MODEL_DELETED)
@@ -157,7 +160,8 @@ class AdminService:
                  "object_id": object_id, "summary": text, "depth": depth}
         event = {"id": event_id, "event": event_type, "object_type": object_type,
                  "object_id": object_id, "at": now}
-        self.repo.record(entry, event)
+        if self.repo.record(entry, event):
+            AUDIT_ENTRIES.labels(object_type or "none").inc()
 
     def _audit_direct(self, event_type: str, payload: dict[str, Any]) -> None:
         """Audit an event this service dispatched itself (its handler would be the next

@@ -165,3 +165,11 @@ def test_a_name_rebound_to_loopback_after_validation_is_refused_at_connect(monke
     assert "127.0.0.1" in outcome.error
     assert connected == []
     assert next(answers, None) is None  # both resolutions happened: the refusal was at connect
+
+
+def test_audit_csv_cells_never_start_like_a_formula():
+    from services.gateway.blueprints.admin import _cell
+
+    assert _cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert [_cell(v) for v in ("+1", "-1", "@x", None, "model.created")] == [
+        "'+1", "'-1", "'@x", "", "model.created"]

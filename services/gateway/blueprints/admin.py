@@ -96,6 +96,13 @@ class SettingsSchema(ma.Schema):
 # -- views ----------------------------------------------------------------------
 
 
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run: text starting like a formula (names and
+    summaries come from users) gets a leading apostrophe (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _filters(args: dict) -> dict:
     out = {k: v for k, v in args.items() if k not in ("from_", "to")}
     for key, name in (("from_", "from"), ("to", "to")):
@@ -134,7 +141,7 @@ def export_audit(args):
         page, sent, items = 1, 0, first["items"]
         while items and sent < EXPORT_MAX_ROWS:
             for item in items:
-                writer.writerow([item.get(column) or "" for column in CSV_COLUMNS])
+                writer.writerow([_cell(item.get(column)) for column in CSV_COLUMNS])
             sent += len(items)
             yield buffer.getvalue()
             buffer.seek(0)
