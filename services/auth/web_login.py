@@ -39,10 +39,6 @@ UPDATE_HEADING = "Mettre à jour le mot de passe"
 TICKET_TYP = "LoginAction"
 
 
-def _remote(request: Request) -> str | None:
-    return request.remote_addr
-
-
 class BrowserLogin:
     """The browser endpoints; see the module docstring."""
 
@@ -81,7 +77,7 @@ class BrowserLogin:
 
     def _attempt(self, request: Request, client_id: str) -> SignInAttempt:
         return SignInAttempt(self.users, self.login, self.lockout, self.dispatch,
-                             client_id=client_id, client_ip=_remote(request))
+                             client_id=client_id, client_ip=request.remote_addr)
 
     def _sso_session(self, request: Request) -> Session | None:
         secret = request.cookies.get(pages.SSO_COOKIE)
@@ -98,12 +94,13 @@ class BrowserLogin:
             return self._refuse(exc)
         if request.method == "POST":
             return self._login_form(request, auth)
-        if auth.prompt != "login":
-            session = self._sso_session(request)
-            user = self.users.find_by_id(session.user_id) if session else None
-            if session and user and user.active and not user.password_temporary:
+        session = self._sso_session(request) if auth.prompt != "login" else None
+        if session is not None and session.client_id == auth.client.client_id:
+            user = self.users.find_by_id(session.user_id)
+            if user and user.active and not user.password_temporary:
                 self.users.set_session_nonce(session.id, auth.nonce)
                 return self._send_code(auth, user, session.id)
+            self.users.close_session(session.id)  # deactivated meanwhile: sign in again
         if auth.prompt == "none":
             return redirect(auth.redirect(error="login_required", iss=self.issuer.issuer))
         return self._login_page(request)
