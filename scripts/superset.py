@@ -11,7 +11,8 @@ prints when Superset is ready, or why not. Superset is not one of the launcher's
 supervised children: if it fails, the platform goes on; it stops with the platform.
 
 ``python -m scripts.superset install`` only installs (``make test`` does, so the tests
-find it ready); ``python -m scripts.superset run`` runs Superset alone in the foreground.
+find it ready); ``python -m scripts.superset run`` runs Superset alone in the foreground
+(the docker-compose ``superset`` service does, from ``deploy/superset/Dockerfile``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -58,6 +60,15 @@ def analytics_db_url() -> str:
     """Contract C4: where the reporting service keeps the analytics copy."""
     return (os.environ.get("ANALYTICS_DB_URL")
             or f"sqlite:///{Path(setting('VAR_DIR')).resolve()}/analytics/analytics.db")
+
+
+def without_password(url: str) -> str:
+    """A database URL fit for a log line: its password masked."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # -- install ---------------------------------------------------------------------------
@@ -286,14 +297,14 @@ class Superset:
                 self.log(f"WARNING: Superset is not available: {exc}")
             self.stop()
             return
-        self._provision_until_done()
+        self.provision_until_done()
         if self.process is not None:
             code = self.process.wait()  # this thread must live as long as Superset
             if not self._stopping.is_set():
                 self.log(f"WARNING: Superset stopped (exit {code}); the platform goes on. "
                          f"Last lines of {self.log_path}:\n{_tail(self.log_path)}")
 
-    def _provision_until_done(self) -> None:
+    def provision_until_done(self) -> None:
         """Provision; while it fails (e.g. the analytics copy does not exist yet), say why
         once and try again every PROVISION_RETRY_S, Superset staying up meanwhile."""
         from scripts.superset_provision import ProvisionError
@@ -310,8 +321,9 @@ class Superset:
                 if self._stopping.wait(PROVISION_RETRY_S):
                     return
                 continue
+            source = without_password(self.analytics_url)
             self.log(f"Superset ready on {self.url} ({ADMIN[0]}/{ADMIN[1]}), "
-                     f"dashboard \"Plateforme ML\", data from {self.analytics_url}")
+                     f"dashboard \"Plateforme ML\", data from {source}")
             return
 
 
@@ -340,13 +352,12 @@ def main(argv: list[str] | None = None) -> int:
             install()
             return 0
         superset = Superset(var_dir=Path(setting("VAR_DIR")).resolve(),
-                            port=int_setting("SUPERSET_PORT"), analytics_url=analytics_db_url())
+                            port=int_setting("SUPERSET_PORT"), analytics_url=analytics_db_url(),
+                            log=lambda message: print(f"superset | {message}", flush=True))
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             superset.start()
-            superset.provision()
-            print(f"Superset ready on {superset.url} ({ADMIN[0]}/{ADMIN[1]}); Ctrl-C stops it",
-                  flush=True)
+            superset.provision_until_done()
             superset.process.wait()
         finally:
             superset.stop()

@@ -42,6 +42,14 @@ def read_only_url(url: str) -> str:
     return f"sqlite:///file:{path}?mode=ro&uri=true"
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of an SQLite analytics file that is not there yet, else None."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0].removeprefix("file:")
+    return path if path and path != ":memory:" and not Path(path).is_file() else None
+
+
 def rison_eq(column: str, value: str) -> str:
     """``q=`` of a Superset list call filtering ``column == value`` (rison-encoded)."""
     quoted = "'" + value.replace("!", "!!").replace("'", "!'") + "'"
@@ -152,6 +160,10 @@ def provision(base_url: str, username: str, password: str, analytics_url: str,
               definitions: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create or update the connection, datasets, charts and dashboard; return their ids."""
     definitions = definitions or load_definitions()
+    missing = missing_sqlite_file(analytics_url)
+    if missing:
+        raise ProvisionError(f"the analytics copy {missing} does not exist yet (the reporting "
+                             "service writes it; ANALYTICS_DB_URL)")
     client = SupersetClient(base_url, username, password)
     database_id = _database(client, definitions["database_name"], read_only_url(analytics_url))
     datasets = {spec["table"]: _dataset(client, database_id, spec)
