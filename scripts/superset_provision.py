@@ -166,7 +166,8 @@ def provision(base_url: str, username: str, password: str, analytics_url: str,
                              "service writes it; ANALYTICS_DB_URL)")
     client = SupersetClient(base_url, username, password)
     database_id = _database(client, definitions["database_name"], read_only_url(analytics_url))
-    datasets = {spec["table"]: _dataset(client, database_id, spec)
+    datasets = {spec["table"]: _dataset(client, database_id, spec,
+                                        definitions.get("column_labels") or {})
                 for spec in definitions["datasets"]}
     dashboard_id = _dashboard(client, definitions["dashboard"])
     charts = []
@@ -193,7 +194,8 @@ def _database(client: SupersetClient, name: str, uri: str) -> int:
     return client.call("POST", "/api/v1/database/", json=body)["id"]
 
 
-def _dataset(client: SupersetClient, database_id: int, spec: dict[str, Any]) -> int:
+def _dataset(client: SupersetClient, database_id: int, spec: dict[str, Any],
+             labels: dict[str, str]) -> int:
     found = [row for row in client.find("dataset", "table_name", spec["table"])
              if row.get("database", {}).get("id") == database_id]
     if found:
@@ -203,8 +205,14 @@ def _dataset(client: SupersetClient, database_id: int, spec: dict[str, Any]) -> 
     else:
         dataset_id = client.call("POST", "/api/v1/dataset/", json={
             "database": database_id, "table_name": spec["table"]})["id"]
+    columns = client.call("GET", f"/api/v1/dataset/{dataset_id}")["result"]["columns"]
+    # Every column listed (an unlisted one would be dropped), with its French label.
     client.call("PUT", f"/api/v1/dataset/{dataset_id}", json={
-        "description": spec.get("description"), "main_dttm_col": spec.get("main_dttm_col")})
+        "description": spec.get("description"), "main_dttm_col": spec.get("main_dttm_col"),
+        "columns": [{"id": column["id"], "column_name": column["column_name"],
+                     "verbose_name": labels.get(column["column_name"],
+                                                column.get("verbose_name"))}
+                    for column in columns]})
     return dataset_id
 
 

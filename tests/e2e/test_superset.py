@@ -156,7 +156,8 @@ def test_the_connection_datasets_and_dashboard_are_provisioned(api, analytics_db
         [dataset] = [row for row in api.find("dataset", "table_name", table)
                      if row["database"]["id"] == database["id"]]
         columns = api.call("GET", f"/api/v1/dataset/{dataset['id']}")["result"]["columns"]
-        assert "created_at" in {column["column_name"] for column in columns}
+        labels = {column["column_name"]: column["verbose_name"] for column in columns}
+        assert labels["created_at"] == "Créé le" and labels["status"] == "Statut"
     [dashboard] = api.find("dashboard", "slug", "plateforme-ml")
     assert dashboard["dashboard_title"] == "Plateforme ML"
     charts = api.call("GET", f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
