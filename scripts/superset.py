@@ -168,6 +168,8 @@ class Superset:
     venv: Path = VENV
     log: Log = print
     process: subprocess.Popen | None = None
+    # What the last provisioning created or found: database, datasets, dashboard, charts.
+    provisioned: dict | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -312,7 +314,7 @@ class Superset:
         reported = False
         while not self._stopping.is_set():
             try:
-                self.provision()
+                self.provisioned = self.provision()
             except (ProvisionError, requests.RequestException) as exc:
                 if not reported:
                     self.log(f"WARNING: Superset is up on {self.url} but not provisioned yet "

@@ -1,5 +1,6 @@
-"""The real Apache Superset (from PyPI, in .venv-superset/), started and provisioned as
-``make run`` does (``scripts.superset.Superset``), read through its REST API as admin:
+"""The real Apache Superset (from PyPI, in .venv-superset/), started and provisioned by
+the launcher's own call (``scripts.superset.start_in_background``), read through its
+REST API as admin:
 the provisioned chart's query returns exactly the executions of the analytics copy.
 
 The analytics database is the contract C4 one. Until the reporting service writes it,
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from scripts.superset import ADMIN, Superset
+from scripts.superset import ADMIN, start_in_background
 from scripts.superset_provision import SupersetClient, load_definitions, provision
 from shared.embedded_db import free_port
 
@@ -102,12 +104,22 @@ def query_analytics(url: str, sql: str, *args) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def superset(tmp_path_factory, analytics_db_url):
-    """One real Superset for the module, prepared and provisioned as make run does."""
-    instance = Superset(var_dir=tmp_path_factory.mktemp("superset-var"), port=free_port(),
-                        analytics_url=analytics_db_url)
+    """One real Superset for the module, started by the launcher's own call
+    (``start_in_background``) with the settings make run reads, waited for here."""
+    said: list[str] = []
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VAR_DIR", str(tmp_path_factory.mktemp("superset-var")))
+        env.setenv("SUPERSET_PORT", str(free_port()))
+        env.setenv("ANALYTICS_DB_URL", analytics_db_url)
+        env.delenv("SUPERSET_ENABLED", raising=False)
+        instance = start_in_background(log=said.append)
     try:
-        instance.start(timeout=600)
-        instance.ids = instance.provision()
+        deadline = time.monotonic() + 1200
+        while not any(line.startswith(("Superset ready", "WARNING")) for line in said):
+            assert time.monotonic() < deadline, said
+            time.sleep(1)
+        assert not [line for line in said if line.startswith("WARNING")], said
+        assert instance.provisioned, said
         yield instance
     finally:
         instance.stop()
@@ -220,7 +232,7 @@ def test_the_connection_is_read_only(api, analytics_db_url):
 def test_provisioning_again_duplicates_nothing(superset, api, analytics_db_url):
     again = provision(f"http://127.0.0.1:{superset.port}", *ADMIN, analytics_db_url,
                       log=lambda _message: None)
-    assert again == superset.ids
+    assert again == superset.provisioned
     definitions = load_definitions()
     assert len(api.find("database", "database_name", definitions["database_name"])) == 1
     assert len(api.find("dashboard", "slug", "plateforme-ml")) == 1

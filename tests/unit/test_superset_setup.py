@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import runpy
 import stat
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,26 @@ def test_superset_enabled_0_starts_nothing_and_says_so(monkeypatch):
     said = []
     assert superset.start_in_background(log=said.append) is None
     assert said == ["Superset disabled (SUPERSET_ENABLED=0)"]
+
+
+def test_a_failed_install_is_reported_in_the_background_without_raising(monkeypatch,
+                                                                         tmp_path):
+    def broken_install(*args, **kwargs):
+        raise superset.SupersetError("the install of Superset failed (exit 1)")
+
+    monkeypatch.setattr(superset, "install", broken_install)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("SUPERSET_ENABLED", raising=False)
+    said = []
+    started = time.monotonic()
+    instance = superset.start_in_background(log=said.append)
+    assert time.monotonic() - started < 2, "the launcher must not wait for Superset"
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("WARNING") for line in said) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert said[-1] == ("WARNING: Superset is not available: the install of Superset "
+                        "failed (exit 1)")
+    assert instance.process is None
 
 
 def test_the_secret_key_is_generated_once_private_and_kept(tmp_path):
