@@ -24,6 +24,7 @@ import hashlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -231,6 +232,14 @@ class Superset:
                           "--email", "admin@localhost")
 
     def start_server(self) -> None:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("0.0.0.0", self.port))
+            except OSError as exc:
+                raise SupersetError(f"port {self.port} (SUPERSET_PORT) is already in use: is "
+                                    "another Superset running? Stop it or choose another "
+                                    "SUPERSET_PORT") from exc
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [str(self.venv / "bin" / "gunicorn"), "--workers", "1", "--threads", "8",
                    "--timeout", "120", "--bind", f"0.0.0.0:{self.port}",
@@ -264,7 +273,7 @@ class Superset:
         return provision(f"http://127.0.0.1:{self.port}", *ADMIN, self.analytics_url,
                          log=self.log)
 
-    def start(self, timeout: float = 300) -> None:
+    def start(self, timeout: float = 600) -> None:
         """Install, prepare, start and wait for /health, in the calling thread."""
         install(self.log, self.venv, self.var_dir / "log" / "superset-install.log")
         self.prepare()

@@ -5,6 +5,7 @@ on a known dataset with defined metrics, rows that fit Superset's 12-column grid
 from __future__ import annotations
 
 import runpy
+import socket
 import stat
 import time
 from collections import Counter
@@ -84,6 +85,17 @@ def test_a_failed_install_is_reported_in_the_background_without_raising(monkeypa
         time.sleep(0.05)
     assert said[-1] == ("WARNING: Superset is not available: the install of Superset "
                         "failed (exit 1)")
+    assert instance.process is None
+
+
+def test_a_busy_superset_port_is_named(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        instance = superset.Superset(var_dir=tmp_path, port=port, analytics_url="sqlite://")
+        with pytest.raises(superset.SupersetError, match=rf"port {port} \(SUPERSET_PORT\)"):
+            instance.start_server()
     assert instance.process is None
 
 
