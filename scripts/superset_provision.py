@@ -32,8 +32,11 @@ def load_definitions(path: Path = DEFINITIONS) -> dict[str, Any]:
 
 def read_only_url(url: str) -> str:
     """The analytics URL as Superset should open it: an SQLite file read-only (``mode=ro``);
-    other databases unchanged (Superset allows no DML on the connection anyway)."""
+    PostgreSQL through psycopg2 (Superset's SQLAlchemy 1.4 has no dialect for the
+    platform's psycopg 3); no DML allowed on the connection in any case."""
     parts = urlsplit(url)
+    if parts.scheme == "postgresql+psycopg":
+        return "postgresql+psycopg2" + url[len(parts.scheme):]
     if not parts.scheme.startswith("sqlite") or url.startswith("sqlite:///file:"):
         return url
     path = url.split(":///", 1)[1].split("?", 1)[0]

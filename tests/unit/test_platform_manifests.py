@@ -229,12 +229,12 @@ def test_grafana_dashboard_charts_only_metrics_the_code_defines():
 
 def test_compose_superset_reads_the_analytics_copy_in_postgres():
     services = compose()["services"]
-    superset, postgres = services["superset"], services["postgres"]
+    superset, postgres = services["superset"], services["analytics-db"]
     assert superset["build"]["dockerfile"] == "deploy/superset/Dockerfile"
     assert (ROOT / superset["build"]["dockerfile"]).exists()
-    assert superset["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert superset["depends_on"] == {"analytics-db": {"condition": "service_healthy"}}
     url = superset["environment"]["ANALYTICS_DB_URL"]
-    assert url.startswith("postgresql") and "@postgres:5432/" in url
+    assert url.startswith("postgresql") and "@analytics-db:5432/" in url
     assert url.rsplit("/", 1)[1] == postgres["environment"]["POSTGRES_DB"]
     # The reporting service writes where Superset reads (contract C4).
     assert compose()["x-platform-env"]["ANALYTICS_DB_URL"] == url

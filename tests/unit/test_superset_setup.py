@@ -33,8 +33,9 @@ def test_sqlite_analytics_is_opened_read_only_and_other_urls_are_kept():
         "sqlite:///file:/var/a/analytics.db?mode=ro&uri=true")
     already = "sqlite:///file:/x.db?mode=ro&uri=true"
     assert read_only_url(already) == already
-    postgres = "postgresql+psycopg2://u:p@postgres:5432/analytics"
+    postgres = "postgresql+psycopg2://u:p@analytics-db:5432/analytics"
     assert read_only_url(postgres) == postgres
+    assert read_only_url("postgresql+psycopg://u:p@analytics-db:5432/analytics") == postgres
 
 
 def test_a_missing_analytics_file_is_named(tmp_path):
