@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -222,12 +223,18 @@ def test_a_new_execution_in_the_analytics_copy_shows_in_superset(api, analytics_
 
 def test_the_connection_is_read_only(api, analytics_db_url):
     [database] = api.find("database", "database_name", load_definitions()["database_name"])
-    before = query_analytics(analytics_db_url, "SELECT COUNT(*) FROM executions")
-    response = api.session.post(f"{api.base_url}/api/v1/sqllab/execute/", json={
-        "database_id": database["id"], "sql": "DELETE FROM executions", "runAsync": False,
-        "client_id": "ro-check"}, timeout=60)
-    assert response.status_code >= 400, response.text[:300]
-    assert query_analytics(analytics_db_url, "SELECT COUNT(*) FROM executions") == before
+    [(before,)] = query_analytics(analytics_db_url, "SELECT COUNT(*) FROM executions")
+
+    def sql_lab(sql: str) -> requests.Response:
+        return api.session.post(f"{api.base_url}/api/v1/sqllab/execute/", json={
+            "database_id": database["id"], "sql": sql, "runAsync": False,
+            "client_id": uuid.uuid4().hex[:10]}, timeout=60)
+
+    select = sql_lab("SELECT COUNT(*) AS n FROM executions")
+    assert select.status_code == 200 and select.json()["data"] == [{"n": before}], select.text
+    delete = sql_lab("DELETE FROM executions")
+    assert delete.json()["errors"][0]["error_type"] == "DML_NOT_ALLOWED_ERROR", delete.text
+    assert query_analytics(analytics_db_url, "SELECT COUNT(*) FROM executions") == [(before,)]
 
 
 def test_provisioning_again_duplicates_nothing(superset, api, analytics_db_url):
