@@ -237,7 +237,7 @@ def _chart(client: SupersetClient, chart: dict[str, Any], dataset_id: int, dashb
         "query_context": json.dumps(chart_query_context(chart, dataset_id, definitions)),
         "dashboards": [dashboard_id],
     }
-    found = [row for row in client.find("chart", "slice_name", chart["name"])]
+    found = client.find("chart", "slice_name", chart["name"])
     if found:
         client.call("PUT", f"/api/v1/chart/{found[0]['id']}", json=body)
         return found[0]["id"]
