@@ -58,6 +58,9 @@ DEFAULTS: dict[str, str] = {
     "EMBEDDED_DB_PORT": "27017",
     "SEED_DEMO_DATA": "1",
     "STARTUP_TIMEOUT_S": "180",
+    # Apache Superset, started in the background by make run (scripts/superset.py).
+    "SUPERSET_ENABLED": "1",
+    "SUPERSET_PORT": "8088",
 }
 
 
