@@ -183,6 +183,9 @@ class Inspector(DependencyProvider):
         self.timeout_s = float(config.get("INSPECT_TIMEOUT_S", 60))
         self.memory_mb = int(config.get("INSPECT_MEMORY_MB", 2048))
         self.max_bytes = int(config.get("MAX_UPLOAD_MB", 200)) * 1024 * 1024
+        # Decompression bombs: inflated-size and ratio caps (shared.modelfile.bombs).
+        self.max_inflated_mb = float(config.get("INSPECT_MAX_INFLATED_MB", 1024))
+        self.max_ratio = float(config.get("INSPECT_MAX_RATIO", 100))
         self.slots = eventlet.semaphore.Semaphore(int(config.get("INSPECT_CONCURRENCY", 2)))
 
     def get_dependency(self, worker_ctx) -> Inspector:
@@ -192,5 +195,6 @@ class Inspector(DependencyProvider):
         """The inspector's JSON answer (``ok`` true or false); see ``shared.modelfile``."""
         with self.slots:
             return inspect_artifact(
-                store, artifact_id, timeout_s=self.timeout_s, memory_mb=self.memory_mb
+                store, artifact_id, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+                max_inflated_mb=self.max_inflated_mb, max_ratio=self.max_ratio,
             )
