@@ -132,25 +132,70 @@ class ModelRepository(Repository):
     def same_name(self, name: str) -> list[dict[str, Any]]:
         return [to_model(doc) for doc in self.models.find({"name": name})]
 
-    def set_file(
-        self, model_id: str, file: dict[str, Any], extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Attach ``file`` atomically; the previous file's artifact is deleted.
+    # -- one outcome per upload (attach or abandon, never both) ------------------------
+    #
+    # ``uploads.<artifact_id>`` in the model document: ``pending`` while the registry
+    # checks the file, then exactly one of ``attached`` (set in the same write as the
+    # file), ``rejected`` (with the error) or ``abandoned`` (the gateway gave up waiting).
+    # Each transition is one conditional write on the model document.
 
-        ``extra`` fields (status, parameters, input_schema) are set along.
-        Raises ``NotFound`` (and deletes the new artifact) if the model vanished.
-        """
+    def begin_upload(self, model_id: str, artifact_id: str) -> dict[str, Any] | None:
+        """Mark the upload ``pending``; None if new, else the raw doc (already settled or
+        pending from an earlier delivery). Raises ``NotFound``."""
         oid = object_id(model_id, "model")
+        key = f"uploads.{artifact_id}"
+        started = self.models.find_one_and_update(
+            {"_id": oid, key: {"$exists": False}},
+            {"$set": {key: {"state": "pending", "at": utcnow()}}},
+        )
+        if started is not None:
+            return None
+        return self._get_doc(model_id)
+
+    def settle_upload(self, model_id: str, artifact_id: str, state: str,
+                      error: dict[str, Any] | None = None) -> bool:
+        """``pending`` → ``state`` (rejected/abandoned); False if already settled."""
+        key = f"uploads.{artifact_id}"
+        result = self.models.update_one(
+            {"_id": object_id(model_id, "model"), f"{key}.state": "pending"},
+            {"$set": {key: {"state": state, "at": utcnow(), "error": error}}},
+        )
+        return result.modified_count == 1
+
+    def abandon_upload(self, model_id: str, artifact_id: str) -> dict[str, Any] | None:
+        """Settle the upload ``abandoned`` unless it was attached or rejected first.
+
+        Returns None when abandoned now (or the model is gone), else the raw doc.
+        """
+        key = f"uploads.{artifact_id}"
+        oid = object_id(model_id, "model")
+        abandoned = self.models.find_one_and_update(
+            {"_id": oid, "file.artifact_id": {"$ne": artifact_id},
+             "$or": [{key: {"$exists": False}}, {f"{key}.state": "pending"}]},
+            {"$set": {key: {"state": "abandoned", "at": utcnow()}}},
+        )
+        if abandoned is not None:
+            return None
+        return self.models.find_one({"_id": oid})
+
+    def attach_upload(
+        self, model_id: str, file: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """``pending`` → ``attached`` in the same write that sets the file (and the
+        ``extra`` fields); the previous file's artifact is deleted. None when the
+        upload is no longer pending (abandoned) or the model is gone."""
+        artifact_id = file["artifact_id"]
+        key = f"uploads.{artifact_id}"
         previous = self.models.find_one_and_update(
-            {"_id": oid},
-            {"$set": {**extra, "file": file, "updated_at": utcnow()}},
+            {"_id": object_id(model_id, "model"), f"{key}.state": "pending"},
+            {"$set": {**extra, "file": file, "updated_at": utcnow(),
+                      key: {"state": "attached", "at": utcnow()}}},
             return_document=ReturnDocument.BEFORE,
         )
         if previous is None:
-            self.artifacts.delete(file["artifact_id"])
-            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+            return None
         old = (previous.get("file") or {}).get("artifact_id")
-        if old and old != file["artifact_id"]:
+        if old and old != artifact_id:
             self.artifacts.delete(old)
         return self.get(model_id)
 
