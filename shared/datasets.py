@@ -208,8 +208,33 @@ class DatasetReader:
 
     # -- typed values (CSV text, Parquet columns) -------------------------------------
 
-    def _typed(self, frame, lines: Callable[[Any], list[int | None]]):
-        """Numeric schema columns parsed strictly, others inferred; bad rows dropped."""
+    @staticmethod
+    def _arrow_frame(batch):
+        """A CSV batch read as text → pandas, each column cast in Arrow (fast, strict) to
+        int64, else float64, else kept as text (then checked by ``_typed``)."""
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        columns = {}
+        for index, _name in enumerate(batch.schema.names):
+            text = batch.column(index)
+            try:
+                array = text.cast(pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                array = text  # not all numbers: text (a numeric schema column: checked next)
+            else:
+                whole = pc.match_substring_regex(text, r"^[-+]?[0-9]+$")
+                if len(text) and pc.all(whole, skip_nulls=True).as_py() and not text.null_count:
+                    array = text.cast(pa.int64())  # integers stay integers (ids, counts)
+            columns[index] = array.to_pandas()
+        frame = pd.DataFrame(columns)
+        frame.columns = list(batch.schema.names)
+        return frame
+
+    def _typed(self, frame, lines: Callable[[Any], list[int | None]], infer: bool = True):
+        """Numeric schema columns parsed strictly, others inferred (``infer``); bad rows
+        dropped."""
         import pandas as pd
 
         bad_mask = None
@@ -229,7 +254,7 @@ class DatasetReader:
                         first_bad.setdefault(int(position), str(column))
                     bad_mask = wrong if bad_mask is None else (bad_mask | wrong)
                 frame[column] = parsed
-            elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            elif infer and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
                 try:
                     frame[column] = pd.to_numeric(values)
                 except (ValueError, TypeError):
@@ -302,10 +327,10 @@ class DatasetReader:
                 pending.clear()
                 if batch.num_rows == 0:
                     continue
-                frame = batch.to_pandas()
+                frame = self._arrow_frame(batch)
                 frame.columns = self.columns
                 count = len(frame)
-                frame = self._typed(frame, lines_for(good))
+                frame = self._typed(frame, lines_for(good), infer=False)
                 good += count
                 buffer.append(frame)
                 buffered += len(frame)
