@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import eventlet.semaphore
+from bson import ObjectId
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -198,6 +200,31 @@ class ModelRepository(Repository):
         if old and old != artifact_id:
             self.artifacts.delete(old)
         return self.get(model_id)
+
+    def orphan_model_files(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Stored model files (``metadata.model_id``) uploaded before ``older_than`` that
+        no model uses and no check is running on: uploads whose gateway died before it
+        could hand them over. Complete files only (GridFS writes the file document last)."""
+        orphans = []
+        for stored in self.artifacts.files.find(
+            {"metadata.model_id": {"$exists": True}, "uploadDate": {"$lt": older_than}},
+            {"_id": 1, "metadata.model_id": 1},
+        ).limit(limit * 10):
+            artifact_id = str(stored["_id"])
+            model_id = (stored.get("metadata") or {}).get("model_id")
+            doc = None
+            if model_id and ObjectId.is_valid(str(model_id)):
+                doc = self.models.find_one({"_id": ObjectId(str(model_id))},
+                                           {"file.artifact_id": 1, f"uploads.{artifact_id}": 1})
+            if doc is not None:
+                if (doc.get("file") or {}).get("artifact_id") == artifact_id:
+                    continue
+                if ((doc.get("uploads") or {}).get(artifact_id) or {}).get("state") == "pending":
+                    continue
+            orphans.append(artifact_id)
+            if len(orphans) >= limit:
+                break
+        return orphans
 
     def artifact_info(self, artifact_id: str) -> dict[str, Any]:
         """``{"size", "sha256"}`` as stored (not as the caller claims). Raises ``NotFound``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import eventlet
@@ -10,6 +11,7 @@ from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.registry import domain, schemas
@@ -31,6 +33,9 @@ from shared.mongo import utcnow
 from shared.observability import Observability
 
 log = logging.getLogger(__name__)
+
+#: How often the registry looks for model files nobody handed over (gateway crashes).
+ORPHAN_SWEEP_S = 60
 
 MODEL_FILES = Counter(
     "ml_registry_model_files_total",
@@ -288,6 +293,17 @@ class RegistryService:
             raise NotFound(f"model {model_id!r} has no file", {"id": model_id})
         keys = ("artifact_id", "filename", "content_type", "size", "sha256", "format")
         return {key: file.get(key) for key in keys}
+
+    # -- orphan model files ---------------------------------------------------------
+
+    @timer(interval=ORPHAN_SWEEP_S)
+    def sweep_orphan_files(self) -> None:
+        """Delete model files stored by a gateway that died before handing them over
+        (older than ``ORPHAN_FILE_GRACE_S``, used by no model, no check running)."""
+        grace = float(self.config.get("ORPHAN_FILE_GRACE_S", 600))
+        for artifact_id in self.repo.orphan_model_files(utcnow() - timedelta(seconds=grace)):
+            log.warning("deleting orphan model file %s (never attached)", artifact_id)
+            self.repo.delete_artifact(artifact_id)
 
     # -- helpers ----------------------------------------------------------------
 

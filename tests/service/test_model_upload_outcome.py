@@ -15,8 +15,10 @@ import time
 
 import joblib
 import pytest
+from bson import ObjectId
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_hook
 from sklearn.linear_model import LogisticRegression
 
 from services.registry.service import RegistryService
@@ -46,8 +48,10 @@ def model_bytes() -> bytes:
 
 @pytest.fixture
 def registry(container_factory, service_config):
-    for service in (RegistryService, StubDeployer):
-        container_factory(service, service_config).start()
+    container_factory(StubDeployer, service_config).start()
+    container = container_factory(RegistryService, {**service_config, "ORPHAN_FILE_GRACE_S": 0})
+    container.start()
+    return container
 
 
 @pytest.fixture
@@ -84,8 +88,8 @@ def assert_consistent(mongo_db) -> None:
         if doc.get("status") == "ready":
             assert file, f"model {doc['_id']} is ready without a file"
         if file:
-            assert store.files.find_one({"_id": __import__("bson").ObjectId(
-                file["artifact_id"])}), f"model {doc['_id']}'s file is gone"
+            assert store.files.find_one({"_id": ObjectId(file["artifact_id"])}), \
+                f"model {doc['_id']}'s file is gone"
             referenced.add(file["artifact_id"])
     for stored in store.files.find({"metadata.model_id": {"$exists": True}}):
         assert str(stored["_id"]) in referenced, f"orphan model file {stored['_id']}"
@@ -179,4 +183,19 @@ def test_rejected_then_abandoned_reports_the_rejection(cluster, mongo_db):
     outcome = cluster.registry.abandon_upload(model["id"], ref.id)
     assert outcome["state"] == "rejected"
     assert outcome["error"]["code"] == "invalid_model_file"
+    assert_consistent(mongo_db)
+
+
+def test_files_a_dead_gateway_never_handed_over_are_swept(registry, cluster, mongo_db,
+                                                         model_bytes):
+    store = ArtifactStore(mongo_db)
+    model = cluster.registry.create_model({"name": "gateway-died"})
+    orphan = store.put(io.BytesIO(model_bytes), "m.joblib", metadata={"model_id": model["id"]})
+    kept = store.put(io.BytesIO(model_bytes), "m.joblib", metadata={"model_id": model["id"]})
+    cluster.registry.attach_file(model["id"], kept.to_dict(), "m.joblib")
+    time.sleep(1.1)  # uploadDate strictly in the past
+    with entrypoint_hook(registry, "sweep_orphan_files") as sweep:
+        sweep()
+    assert store.files.find_one({"_id": ObjectId(orphan.id)}) is None
+    assert store.files.find_one({"_id": ObjectId(kept.id)}) is not None
     assert_consistent(mongo_db)
