@@ -348,7 +348,6 @@ class DatasetReader:
     # -- JSON ----------------------------------------------------------------------
 
     def _json(self) -> Iterator[Any]:
-        import pandas as pd
 
         header: list[str] | None = None
         batch: list[dict[str, Any]] = []
@@ -364,12 +363,20 @@ class DatasetReader:
                 continue
             batch.append(record)
             if len(batch) >= self.batch_size:
-                yield pd.DataFrame.from_records(batch, columns=header)
+                yield self._json_frame(batch, header)
                 batch = []
         if header is None:
             raise _invalid("no columns")
         if batch:
-            yield pd.DataFrame.from_records(batch, columns=header)
+            yield self._json_frame(batch, header)
+
+    def _json_frame(self, records: list[dict[str, Any]], header: list[str]):
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(records, columns=header)
+        for name in self.numeric & set(header):
+            frame[name] = pd.to_numeric(frame[name])  # checked: numbers, numeric text, null
+        return frame
 
     # -- Parquet ----------------------------------------------------------------------
 
@@ -479,8 +486,15 @@ def record_problem(record: Any, header: list[str],
         return "; ".join(parts) + " (every record needs the keys of the first one)", None
     for name in numeric:
         value = record.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            return f"column {name}: {type(value).__name__} value is not a number", name
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            continue
+        if isinstance(value, str):
+            try:
+                float(value)  # "1.5" is a number written as text, as in a CSV
+                continue
+            except ValueError:
+                pass
+        return f"column {name}: {type(value).__name__} value is not a number", name
     return None
 
 

@@ -93,6 +93,7 @@ def test_non_schema_columns_keep_their_text(write):
     ([{"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}],
      "extra keys e"),
     ([{"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1, "b": "deux", "c": 3, "d": 4}], "not a number"),
+    ([{"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1, "b": True, "c": 3, "d": 4}], "not a number"),
 ])
 def test_json_records_keys_and_types(write, records, reason):
     error = refused(write("r.json", json.dumps(records).encode()))
@@ -129,3 +130,11 @@ def test_parquet_wrong_column_type(write, tmp_path):
 def test_on_bad_rows_value_is_checked(write):
     with pytest.raises(ValueError):
         datasets.DatasetReader(write("a.csv", b"a\n1\n"), on_bad_rows="ignore")
+
+
+def test_json_numbers_written_as_text_are_numbers(write):
+    records = [{"a": "1.5", "b": 2, "c": None, "d": "4"}]
+    frame = datasets.read_dataset(write("t.json", json.dumps(records).encode()),
+                                  input_schema=SCHEMA)
+    assert frame["a"].tolist() == [1.5] and frame["d"].tolist() == [4]
+    assert datasets.check_records(records, SCHEMA) == []
