@@ -3,8 +3,9 @@
 The registry owns the uploaded artifact once ``attach_file`` is asked: it attaches
 it or deletes it, never both, and records which (``uploads.<id>`` in the model).
 The gateway never deletes an artifact the registry may still use. When the RPC
-does not answer in time, the gateway settles the upload with
-``registry.abandon_upload`` and answers what really happened:
+does not answer in time (a slow check under load), the gateway polls
+``registry.upload_state`` for up to ``GATEWAY_UPLOAD_WAIT_S`` (60 s), then settles
+the upload with ``registry.abandon_upload``, and answers what really happened:
 
 * attached first → the model, as if the call had answered;
 * rejected first → that error (422...);
@@ -18,13 +19,20 @@ does not answer in time, the gateway settles the upload with
 from __future__ import annotations
 
 import logging
+import os
+import time
 from typing import Any
 
-from services.gateway.web import rpc
+from services.gateway.web import rpc, state
 from shared.artifacts import ArtifactRef
 from shared.errors import PlatformError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+#: A model file's check may outlive one RPC (RPC_TIMEOUT_S): the gateway then polls
+#: the upload's state this long (GATEWAY_UPLOAD_WAIT_S) before it gives up on it.
+DEFAULT_UPLOAD_WAIT_S = 60.0
+POLL_S = 0.5
 
 
 class UploadPending(ServiceUnavailable):
@@ -38,6 +46,36 @@ def _error_class(code: str) -> type[PlatformError]:
     return PlatformError
 
 
+def upload_wait_s() -> float:
+    """How long a timed-out attach is polled before the upload is abandoned."""
+    configured = state().config.get("UPLOAD_WAIT_S")
+    if configured is None:
+        configured = os.environ.get("GATEWAY_UPLOAD_WAIT_S") or DEFAULT_UPLOAD_WAIT_S
+    return float(configured)
+
+
+def _wait_for_outcome(model_id: str, artifact_id: str) -> dict[str, Any]:
+    """Poll ``registry.upload_state`` for up to ``upload_wait_s()``, then settle it with
+    ``registry.abandon_upload``; ``UploadPending`` when the registry cannot say."""
+    deadline = time.monotonic() + upload_wait_s()
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        try:
+            outcome = rpc("registry", "upload_state", model_id, artifact_id)
+        except ServiceUnavailable:
+            continue
+        if outcome.get("state") != "pending":
+            return outcome
+    try:
+        return rpc("registry", "abandon_upload", model_id, artifact_id)
+    except ServiceUnavailable:
+        raise UploadPending(
+            "the registry did not confirm the model file in time: it may still be "
+            f"attached — GET /api/v1/models/{model_id} shows the model's state",
+            {"service": "registry", "upload": "pending", "model_id": model_id},
+        ) from None
+
+
 def attach_upload(model_id: str, artifact: ArtifactRef) -> dict[str, Any]:
     """``registry.attach_file`` → the model; one outcome even when the RPC times out."""
     try:
@@ -47,16 +85,9 @@ def attach_upload(model_id: str, artifact: ArtifactRef) -> dict[str, Any]:
     except ServiceUnavailable as first:
         if (first.details or {}).get("upload") == "abandoned":
             raise  # the registry itself settled it (a late duplicate)
-        log.warning("attach_file %s for model %s: %s; settling the upload",
+        log.warning("attach_file %s for model %s: %s; waiting for the outcome",
                     artifact.id, model_id, first.message)
-        try:
-            outcome = rpc("registry", "abandon_upload", model_id, artifact.id)
-        except ServiceUnavailable:
-            raise UploadPending(
-                "the registry did not confirm the model file in time: it may still be "
-                f"attached — GET /api/v1/models/{model_id} shows the model's state",
-                {"service": "registry", "upload": "pending", "model_id": model_id},
-            ) from None
+        outcome = _wait_for_outcome(model_id, artifact.id)
     state = outcome.get("state")
     if state == "attached":
         return outcome["model"]

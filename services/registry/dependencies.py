@@ -80,6 +80,10 @@ class ModelRepository(Repository):
             raise NotFound(f"model {model_id!r} not found", {"id": model_id})
         return doc
 
+    def raw(self, model_id: str) -> dict[str, Any]:
+        """The stored document (with its ``uploads`` ledger). Raises ``NotFound``."""
+        return self._get_doc(model_id)
+
     def get(self, model_id: str) -> dict[str, Any]:
         return to_model(self._get_doc(model_id))
 

@@ -231,6 +231,14 @@ class RegistryService:
         return updated
 
     @rpc(expected_exceptions=EXPECTED)
+    def upload_state(self, model_id: str, artifact_id: str) -> dict[str, Any]:
+        """Where an upload stands (a caller whose ``attach_file`` timed out polls this):
+        ``{"state": "pending"}`` while it is checked (or not yet started), else the
+        outcome as ``abandon_upload`` reports it. Raises ``NotFound`` for the model."""
+        doc = self.repo.raw(model_id)
+        return self._settled(doc, artifact_id, raise_errors=False) or {"state": "pending"}
+
+    @rpc(expected_exceptions=EXPECTED)
     def abandon_upload(self, model_id: str, artifact_id: str) -> dict[str, Any]:
         """Settle an upload whose ``attach_file`` the caller stopped waiting for.
 

@@ -60,9 +60,11 @@ def cluster(service_config, registry):
         yield proxy
 
 
-def hurried_client(service_config, token_issuer):
-    """A gateway that gives up on the registry after 0.5 s (an inspection takes longer)."""
-    return gateway_app(gateway_config(service_config, token_issuer, RPC_TIMEOUT_S=0.5))
+def hurried_client(service_config, token_issuer, wait_s: float = 0):
+    """A gateway whose RPCs time out after 0.5 s (an inspection takes longer) and that
+    waits ``wait_s`` for the upload's outcome before it abandons it."""
+    return gateway_app(gateway_config(service_config, token_issuer, RPC_TIMEOUT_S=0.5,
+                                      UPLOAD_WAIT_S=wait_s))
 
 
 def settle(mongo_db, timeout: float = 60.0) -> None:
@@ -120,6 +122,20 @@ def test_put_file_timing_out_tells_the_truth(service_config, token_issuer, regis
                     assert stored["file"] is None and stored["status"] == "draft", stored
                 else:
                     assert upload == "pending" and body["error"]["details"]["model_id"]
+    assert_consistent(mongo_db)
+
+
+def test_a_slow_check_is_waited_for_and_answered(service_config, token_issuer, registry,
+                                                 auth, mongo_db, model_bytes):
+    with hurried_client(service_config, token_issuer, wait_s=120) as app:
+        client = app.test_client()
+        model_id = client.post("/api/v1/models", json={"name": "patient"},
+                               headers=auth()).json["id"]
+        answer = client.put(f"/api/v1/models/{model_id}/file", data=model_bytes,
+                            headers=auth(**{"X-Filename": "m.joblib"}))
+        assert answer.status_code == 200, answer.json  # the RPC timed out; the poll did not
+        assert answer.json["status"] == "ready" and answer.json["file"]["filename"] == "m.joblib"
+    settle(mongo_db)
     assert_consistent(mongo_db)
 
 
