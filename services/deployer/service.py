@@ -213,7 +213,9 @@ class DeployerService:
         """Check and attach the default input dataset (already in the artifact store).
 
         ``artifact`` = ``ArtifactRef.to_dict()``. The file is parsed off the hub
-        (``shared.datasets``): unreadable → InvalidInputData (422) with the line or reason,
+        (``shared.datasets``): unreadable or a bad row (ragged, a value that is not of its
+        column's type; kept and reported instead when the deployment's parameters say
+        ``on_bad_rows: "skip"``) → InvalidInputData (422) with the line or reason,
         columns of the model's ``input_schema`` missing → InvalidInputData naming them. A
         rejected artifact is deleted; an accepted one replaces (and deletes) the previous.
         Raises NotFound.
@@ -224,7 +226,8 @@ class DeployerService:
         try:
             doc = self.deployments.get_raw(deployment_id)
             schema = self._input_schema(doc["model_id"])
-            info = self._inspect(artifact, schema)
+            on_bad_rows = (doc.get("parameters") or {}).get("on_bad_rows")
+            info = self._inspect(artifact, schema, "skip" if on_bad_rows == "skip" else "fail")
         except BaseException:
             self.deployments.artifacts.delete(artifact_id)
             raise
@@ -252,14 +255,15 @@ class DeployerService:
             raise Conflict("the deployment's model was deleted", {"model_id": model_id}) from None
 
     def _inspect(
-        self, artifact: dict[str, Any], schema: list[dict[str, Any]] | None
+        self, artifact: dict[str, Any], schema: list[dict[str, Any]] | None,
+        on_bad_rows: str = "fail",
     ) -> dict[str, Any]:
         fd, path = tempfile.mkstemp(prefix="deployer-input-")
         os.close(fd)
         try:
             # Streaming download is I/O (green); the parse runs in an OS thread.
             self.deployments.artifacts.download_to(artifact["id"], path)
-            return inspect_dataset_offhub(path, artifact.get("filename"), schema)
+            return inspect_dataset_offhub(path, artifact.get("filename"), schema, on_bad_rows)
         except NotFound:
             raise InvalidInputData(
                 "the uploaded file is not in the artifact store", {"artifact_id": artifact["id"]}

@@ -32,6 +32,7 @@ from services.gateway.rpc import RpcPool
 from services.gateway.web import ErrorSchema
 from shared.artifacts import ArtifactStore
 from shared.config import setting
+from shared.mongo import connect
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,8 @@ class GatewayState:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._client = pymongo.MongoClient(
-                        self.config["MONGO_URI"],
-                        serverSelectionTimeoutMS=5000,
-                        tz_aware=True,
+                    self._client = connect(
+                        self.config["MONGO_URI"], self.config.get("MONGO_SELECTION_TIMEOUT_MS")
                     )
                     self._store = ArtifactStore(self._client[self.config["MONGO_DB"]])
         return self._store
