@@ -25,9 +25,10 @@ from flask import current_app, g, request
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
+from services.gateway.body_limits import check_json_size
 from shared import limits
 from shared.artifacts import ArtifactStore
-from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationError
+from shared.errors import UnsupportedMediaType, ValidationError
 
 
 def flatten_messages(messages: Any) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class Parser(FlaskParser):
                 )
             return webargs_core.missing
         try:
-            return webargs_core.parse_json(req.get_data(cache=True))
+            return webargs_core.parse_json(check_json_size(req.get_data(cache=True)))
         except RecursionError:  # nesting deeper than the interpreter's stack
             raise ValidationError("invalid JSON body", {"body": ["nested too deeply"]}) from None
 
@@ -177,11 +178,7 @@ def json_body(
                 "the body must be application/json", {"content_type": request.mimetype or None}
             )
         raw = request.get_data(cache=True)
-    if len(raw) > limits.json_body_max_bytes():
-        raise PayloadTooLarge(
-            f"{field}: larger than {limits.json_body_max_bytes()} bytes of JSON",
-            {field: [f"at most {limits.json_body_max_bytes()} bytes"]},
-        )
+    check_json_size(raw if isinstance(raw, bytes) else raw.encode())
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):

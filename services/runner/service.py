@@ -76,9 +76,9 @@ class RunnerService:
     def get_logs(self, execution_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:
         """Log lines numbered after ``after``: ``{"lines": [{n, ts, level, message}],
         "next": N, "status": ...}``; pass ``next`` back as ``after`` to follow."""
-        doc = self.repo.get(execution_id)
         after = limits.bounded_int(after, "after", 0, limits.LOG_AFTER_MAX, 0)
         limit = limits.bounded_int(limit, "limit", 1, limits.LOG_LIMIT_MAX, 1000)
+        doc = self.repo.get(execution_id)
         lines = self.repo.logs(execution_id, after, limit)
         return {
             "lines": [{"n": ln["n"], "ts": domain._iso(ln["ts"]), "level": ln["level"],
