@@ -22,6 +22,9 @@ DEMO_USERS = {
     "viewer": ("viewer", "password123"),
 }
 
+#: The original file name of the model of ``platform_objects``.
+HOSTILE_FILENAME = '../../x"; filename=evil.html\r\nX-Injected: 1'
+
 OFFLINE = {
     "AMQP_URI": "amqp://guest:guest@127.0.0.1:1/",
     "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
@@ -64,7 +67,7 @@ def _wait_final(stack, token, execution_id, timeout=120):
     raise AssertionError(f"execution {execution_id} did not finish in {timeout} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def iris_model_bytes() -> bytes:
     import io
 
@@ -77,10 +80,12 @@ def iris_model_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def platform_objects(stack, iris_model_bytes):
     """A real model (with its file), deployment (with an input) and finished execution,
-    made by the data scientist: ``{"model_id", "deployment_id", "execution_id"}``."""
+    made by the data scientist: ``{"model_id", "deployment_id", "execution_id"}``.
+    Made once: a model upload is inspected in a sandboxed child, seconds on a busy
+    machine. Tests read these objects; none may change them."""
     import json
     import uuid
 
@@ -94,7 +99,8 @@ def platform_objects(stack, iris_model_bytes):
     model = requests.post(stack.api("/models"), headers=headers, timeout=60, files={
         "metadata": (None, json.dumps({"name": name, "type": "classification"}),
                      "application/json"),
-        "file": ("iris.joblib", iris_model_bytes, "application/octet-stream")})
+        # A hostile original name: the download must not let it out unsanitised.
+        "file": (HOSTILE_FILENAME, iris_model_bytes, "text/html")})
     assert model.status_code == 201, model.text
     model_id = model.json()["id"]
     deployment = requests.post(stack.api("/deployments"), headers=headers, timeout=30, json={
