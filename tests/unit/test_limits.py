@@ -134,3 +134,20 @@ def test_an_empty_schedule_is_refused_null_is_no_schedule(value):
         cron.validate_cron(value)
     assert "null" in named(exc, "schedule")
     assert cron.validate_cron(None) is None
+
+
+def test_gunicorn_refusals_are_written_as_json_envelopes():
+    """Issue 11, item 9 (the unit half; under the real gunicorn: tests/security)."""
+    import json
+
+    from services.gateway.gunicorn_errors import json_error
+
+    raw = json_error(414, "URI Too Long", "Request Line is too large (5030 > 4094)").decode()
+    head, body = raw.split("\r\n\r\n", 1)
+    assert head.startswith("HTTP/1.1 414 URI Too Long\r\n")
+    assert "Content-Type: application/json" in head
+    assert f"Content-Length: {len(body)}" in head
+    assert "X-Content-Type-Options: nosniff" in head
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
+    odd = json_error(400, "Bad Request", "Invalid Request Line 'G\u00e9T /\x00'").decode()
+    assert json.loads(odd.split("\r\n\r\n", 1)[1])["error"]["code"] == "validation_error"
