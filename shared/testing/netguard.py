@@ -19,6 +19,7 @@ import pytest
 from shared import netguard
 
 _seen: list[str] = []
+_OWN_LOG = pytest.StashKey[str]()
 
 
 def _log_path() -> str:
@@ -33,7 +34,17 @@ def pytest_configure(config: pytest.Config) -> None:
         handle, path = tempfile.mkstemp(prefix="netguard-", suffix=".log")
         os.close(handle)
         os.environ[netguard.LOG_ENV] = path
+        config.stash[_OWN_LOG] = path
     netguard.install(listener=_seen.append)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    path = config.stash.get(_OWN_LOG, None)
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _file_size() -> int:

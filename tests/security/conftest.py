@@ -96,11 +96,17 @@ def platform_objects(stack, iris_model_bytes):
     token = stack.token(*DEMO_USERS["data-scientist"])
     headers = stack.auth(token)
     name = f"sec-{uuid.uuid4().hex[:8]}"
-    model = requests.post(stack.api("/models"), headers=headers, timeout=60, files={
-        "metadata": (None, json.dumps({"name": name, "type": "classification"}),
-                     "application/json"),
-        # A hostile original name: the download must not let it out unsanitised.
-        "file": (HOSTILE_FILENAME, iris_model_bytes, "text/html")})
+    # The first model inspection of a fresh platform (a cold sandboxed child) can outlive
+    # the gateway's RPC timeout on a loaded machine (503; issue 11 item 6 makes upload +
+    # attach one outcome): try again, a few times, rather than fail every test here.
+    for _attempt in range(4):
+        model = requests.post(stack.api("/models"), headers=headers, timeout=60, files={
+            "metadata": (None, json.dumps({"name": name, "type": "classification"}),
+                         "application/json"),
+            # A hostile original name: the download must not let it out unsanitised.
+            "file": (HOSTILE_FILENAME, iris_model_bytes, "text/html")})
+        if model.status_code != 503:
+            break
     assert model.status_code == 201, model.text
     model_id = model.json()["id"]
     deployment = requests.post(stack.api("/deployments"), headers=headers, timeout=30, json={
