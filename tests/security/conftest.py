@@ -99,7 +99,8 @@ def platform_objects(stack, iris_model_bytes):
     # The first model inspection of a fresh platform (a cold sandboxed child) can outlive
     # the gateway's RPC timeout on a loaded machine (503; issue 11 item 6 makes upload +
     # attach one outcome): try again, a few times, rather than fail every test here.
-    for _attempt in range(4):
+    for attempt in range(4):
+        name = f"sec-{uuid.uuid4().hex[:8]}-{attempt}"
         model = requests.post(stack.api("/models"), headers=headers, timeout=60, files={
             "metadata": (None, json.dumps({"name": name, "type": "classification"}),
                          "application/json"),
