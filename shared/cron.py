@@ -64,7 +64,10 @@ def validate_cron(expression: str | None, field_name: str = "schedule") -> str |
         raise validation_error(field_name, "must be a string (5-field cron expression) or null")
     fields = expression.split()
     if not fields:
-        return None if expression == "" else _raise(field_name, "empty cron expression")
+        # null is the way to say "no schedule"; an empty string is a mistake (issue 11).
+        raise validation_error(
+            field_name, "empty cron expression: send null for no schedule"
+        )
     if len(fields) != 5:
         raise validation_error(
             field_name,
@@ -78,10 +81,6 @@ def validate_cron(expression: str | None, field_name: str = "schedule") -> str |
     except (CroniterError, ValueError, KeyError) as exc:
         raise validation_error(field_name, f"invalid cron expression: {exc}") from None
     return normalised
-
-
-def _raise(field_name: str, message: str):
-    raise validation_error(field_name, message)
 
 
 def validate_timezone(name: str | None, field_name: str = "timezone") -> str:

@@ -105,9 +105,19 @@ class Lockout(DependencyProvider):
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
+    return _json_security_headers(Response(
         json.dumps(body), status=status, headers=headers, content_type="application/json"
-    )
+    ))
+
+
+def _json_security_headers(response: Response) -> Response:
+    """Headers of every OIDC JSON answer (discovery, certs, token, userinfo, errors):
+    never sniffed, framed or sent on as a referrer (the login page sets its own)."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    return response
 
 
 def _oauth_error(exc: OAuthError, headers: dict[str, str] | None = None) -> Response:

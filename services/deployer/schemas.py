@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 
+from shared import limits
 from shared.cron import MISFIRE_POLICIES
 from shared.errors import ValidationError
 
@@ -18,9 +19,13 @@ class DeploymentCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     model_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    parameters = fields.Dict(keys=fields.String(), load_default=dict)
-    schedule = fields.String(allow_none=True, load_default=None)
-    timezone = fields.String(allow_none=True, load_default="UTC")
+    parameters = limits.Parameters(load_default=dict)
+    schedule = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=limits.NAME_MAX)
+    )
+    timezone = fields.String(
+        allow_none=True, load_default="UTC", validate=validate.Length(max=limits.NAME_MAX)
+    )
     misfire_policy = fields.String(
         load_default="run_once", validate=validate.OneOf(MISFIRE_POLICIES)
     )
@@ -34,9 +39,9 @@ class DeploymentUpdate(DeploymentCreate):
     name = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=5000))
     model_id = fields.String(validate=validate.Length(min=1, max=64))
-    parameters = fields.Dict(keys=fields.String())
-    schedule = fields.String(allow_none=True)
-    timezone = fields.String(allow_none=True)
+    parameters = limits.Parameters()
+    schedule = fields.String(allow_none=True, validate=validate.Length(max=limits.NAME_MAX))
+    timezone = fields.String(allow_none=True, validate=validate.Length(max=limits.NAME_MAX))
     misfire_policy = fields.String(validate=validate.OneOf(MISFIRE_POLICIES))
     max_concurrent = fields.Integer(validate=validate.Range(min=1, max=100))
     jitter_s = fields.Integer(validate=validate.Range(min=0, max=3600))
@@ -46,14 +51,14 @@ class DeploymentQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    q = fields.String(validate=validate.Length(max=200))
-    department = fields.String()
-    region = fields.String()
+    q = limits.Text(limits.QUERY_MAX)
+    department = limits.Text()
+    region = limits.Text()
     status = fields.String(validate=validate.OneOf(("active", "inactive")))
-    model_id = fields.String()
-    sort = fields.String(load_default="-created_at")
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    model_id = limits.Text(limits.ID_MAX)
+    sort = fields.String(load_default="-created_at", validate=validate.Length(max=limits.SORT_MAX))
+    page = limits.Page()
+    per_page = limits.PerPage()
 
 
 def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.deployer import domain
 from services.deployer.dependencies import Deployments
 from services.deployer.schemas import DeploymentCreate, DeploymentQuery, DeploymentUpdate, load
-from shared import cron, events
+from shared import cron, events, limits
 from shared.caller import Caller
 from shared.datasets import inspect_dataset_offhub
 from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
@@ -195,14 +195,8 @@ class DeployerService:
         """The next ``count`` (1..100) run times: ``{"timezone", "schedule", "next_runs":
         [{"utc": "2026-10-25T00:30:00Z", "local": "2026-10-25T02:30:00+02:00"}]}``.
         Raises NotFound, ValidationError (count)."""
-        try:
-            count = int(count)
-        except (TypeError, ValueError):
-            count = 0
-        if not 1 <= count <= cron.PREVIEW_MAX:
-            raise ValidationError(
-                "count: between 1 and 100", {"count": [f"must be between 1 and {cron.PREVIEW_MAX}"]}
-            )
+        count = limits.bounded_int(count, "count", 1, min(cron.PREVIEW_MAX,
+                                                           limits.PREVIEW_COUNT_MAX), 5)
         doc = self.deployments.get_raw(deployment_id)
         return cron.preview(doc.get("schedule"), doc.get("timezone") or "UTC", utcnow(), count)
 

@@ -25,7 +25,7 @@ from flask import Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from services.gateway import errors
+from services.gateway import body_limits, errors, headers
 from services.gateway import settings as gateway_settings
 from services.gateway.auth import JwtVerifier
 from services.gateway.rpc import RpcPool
@@ -149,11 +149,14 @@ def _docs_page() -> Response:
 <link rel="stylesheet" href="docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="docs/static/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
-  persistAuthorization: true});
-</script></body></html>"""
+<script src="docs/init.js"></script></body></html>"""
     return Response(html, mimetype="text/html")
+
+
+# A file, not an inline script: the docs' CSP (services/gateway/headers.py) runs no inline JS.
+_DOCS_INIT_JS = """window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, persistAuthorization: true});
+"""
 
 
 def _register_docs(app: Flask) -> None:
@@ -173,9 +176,14 @@ def _register_docs(app: Flask) -> None:
     def docs_static(filename: str):
         return send_from_directory(assets, filename)
 
+    def docs_init():
+        return Response(_DOCS_INIT_JS, mimetype="text/javascript")
+
     docs._policy_action = None  # public
     docs_static._policy_action = None
+    docs_init._policy_action = None
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", docs)
+    app.add_url_rule(f"{API_PREFIX}/docs/init.js", "api_docs_init", docs_init)
     app.add_url_rule(f"{API_PREFIX}/docs/static/<path:filename>", "api_docs_static", docs_static)
 
 
@@ -249,6 +257,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     errors.init_app(app)
     gateway_settings.init_app(app)
+    headers.init_app(app)
+    body_limits.init_app(app)
     _register_metrics(app)
     _register_docs(app)
     _register_blueprints(app, api)

@@ -19,3 +19,15 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+# gunicorn's defaults, written out: a request line over 4094 bytes → 414, more than
+# 100 headers or one over 8190 bytes → 431, answered in the JSON envelope.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+
+def post_worker_init(worker):
+    """gunicorn's own refusals (414, 431, 400) in the API's JSON envelope."""
+    from services.gateway.gunicorn_errors import install
+
+    install()

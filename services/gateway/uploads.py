@@ -4,8 +4,8 @@
   to disk, never whole in memory) or, for any other content type, the raw
   body read from ``request.stream`` chunk by chunk. The store enforces
   ``max_size`` (→ 413 ``payload_too_large``, nothing kept).
-* ``download_response()``: a streaming response with ``Content-Length`` and
-  ``Content-Disposition: attachment`` naming the sanitised original file.
+* ``download_response()``: a streaming response with ``Content-Length``, marked as a
+  download by ``headers.attachment`` (``Content-Disposition``, nosniff, no-store).
 
 File names from clients are sanitised (``secure_filename``) and kept only as
 metadata; GridFS stores bytes under generated ids (TRAPS.md, "Flask and uploads").
@@ -17,12 +17,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
-from urllib.parse import quote
 
 from flask import Response, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from services.gateway import headers
 from services.gateway.web import store
 from shared.artifacts import ArtifactRef
 from shared.errors import ValidationError
@@ -140,12 +140,6 @@ def discarded_on_failure(artifact: ArtifactRef | None) -> Iterator[ArtifactRef |
         raise
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback and the RFC 5987 UTF-8 name."""
-    ascii_name = safe_filename(filename, "download")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(ascii_name)}"
-
-
 def download_response(artifact_id: str, filename: str, content_type: str | None = None) -> Response:
     """Stream an artifact out of the store (404 ``not_found`` when it is gone)."""
     grid_out = store().open(artifact_id)  # raises NotFound before any byte is sent
@@ -173,5 +167,4 @@ def attachment_response(
 
     response = Response(chunks(), mimetype=content_type or OCTET_STREAM, direct_passthrough=True)
     response.headers["Content-Length"] = str(size)
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    return response
+    return headers.attachment(response, filename)

@@ -26,6 +26,8 @@ from flask import current_app, g, request
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
+from services.gateway.body_limits import check_json_size
+from shared import limits
 from shared.artifacts import ArtifactStore
 from shared.errors import UnsupportedMediaType, ValidationError
 
@@ -73,7 +75,10 @@ class Parser(FlaskParser):
                     {"content_type": req.mimetype or None},
                 )
             return webargs_core.missing
-        return webargs_core.parse_json(req.get_data(cache=True))
+        try:
+            return webargs_core.parse_json(check_json_size(req.get_data(cache=True)))
+        except RecursionError:  # nesting deeper than the interpreter's stack
+            raise ValidationError("invalid JSON body", {"body": ["nested too deeply"]}) from None
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs) -> NoReturn:
         raise ValidationError("invalid JSON body", {"body": ["Invalid JSON body."]})
@@ -104,11 +109,12 @@ class ErrorSchema(ma.Schema):
 
 
 class PageQuerySchema(ma.Schema):
-    """``page``, ``per_page`` (≤ 200) and ``sort``; extend it for a list endpoint."""
+    """``page`` (1..1,000,000), ``per_page`` (1..200) and ``sort``; extend it for a list
+    endpoint. The bounds live in ``shared.limits`` (the services check the same ones)."""
 
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=200))
-    sort = ma.fields.String(validate=ma.validate.Length(max=64))
+    page = limits.Page()
+    per_page = limits.PerPage()
+    sort = limits.Text(limits.SORT_MAX)
 
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
@@ -183,10 +189,13 @@ def json_body(
                 "the body must be application/json", {"content_type": request.mimetype or None}
             )
         raw = request.get_data(cache=True)
+    check_json_size(raw if isinstance(raw, bytes) else raw.encode())
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("invalid JSON", {field: ["Invalid JSON."]}) from None
+    except RecursionError:
+        raise ValidationError("invalid JSON", {field: ["nested too deeply"]}) from None
     if schema is None:
         return data
     try:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from functools import total_ordering
 from typing import Any
 
+from shared import limits
 from shared.errors import ValidationError
 
 MODEL_TYPES = ("classification", "regression", "clustering", "forecasting", "other")
 FRAMEWORKS = ("scikit-learn", "onnx", "tensorflow", "pytorch", "xgboost", "other")
 STATUSES = ("draft", "ready", "archived")
 DEFAULT_VERSION = "1.0.0"
-NAME_MAX = 200
+NAME_MAX = limits.NAME_MAX
 
 # -- semantic versions (https://semver.org/spec/v2.0.0.html) ------------------
 
@@ -116,8 +117,8 @@ SORTABLE = (
     "status",
 )
 DEFAULT_SORT = "-created_at"
-PER_PAGE_DEFAULT = 20
-PER_PAGE_MAX = 200
+PER_PAGE_DEFAULT = limits.PER_PAGE_DEFAULT
+PER_PAGE_MAX = limits.PER_PAGE_MAX
 QUERY_KEYS = (
     "q",
     "department",
@@ -131,7 +132,7 @@ QUERY_KEYS = (
     "page",
     "per_page",
 )
-Q_MAX = 200
+Q_MAX = limits.QUERY_MAX
 
 
 def parse_sort(value: str | None) -> list[tuple[str, int]]:
@@ -212,7 +213,9 @@ def build_list_query(query: dict[str, Any] | None) -> ListQuery:
         if not isinstance(value, str):
             errors[key] = ["must be a string"]
             continue
-        if key == "status" and value not in STATUSES:
+        if len(value) > limits.NAME_MAX:
+            errors[key] = [f"at most {limits.NAME_MAX} characters"]
+        elif key == "status" and value not in STATUSES:
             errors[key] = [f"must be one of: {', '.join(STATUSES)}"]
         elif key == "type" and value not in MODEL_TYPES:
             errors[key] = [f"must be one of: {', '.join(MODEL_TYPES)}"]
@@ -241,7 +244,7 @@ def build_list_query(query: dict[str, Any] | None) -> ListQuery:
             # SecantusDB has no $text: escaped case-insensitive regex.
             pattern = {"$regex": re.escape(q.strip()), "$options": "i"}
             mongo["$or"] = [{"name": pattern}, {"description": pattern}]
-    page = _int(query.get("page"), "page", errors, 1, None, 1)
+    page = _int(query.get("page"), "page", errors, 1, limits.PAGE_MAX, 1)
     per_page = _int(query.get("per_page"), "per_page", errors, 1, PER_PAGE_MAX, PER_PAGE_DEFAULT)
     try:
         sort = parse_sort(query.get("sort"))

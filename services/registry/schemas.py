@@ -16,12 +16,13 @@ from services.registry.domain import (
     STATUSES,
     parse_semver,
 )
+from shared import limits
 from shared.errors import ValidationError
 
 READ_ONLY = ("id", "_id", "file", "created_by", "created_at", "updated_at")
-TAG_MAX = 50
-TAGS_MAX = 50
-TEXT_MAX = 5000
+TAG_MAX = limits.TAG_MAX
+TAGS_MAX = limits.TAGS_MAX
+TEXT_MAX = limits.TEXT_MAX
 
 
 class StrictNumber(fields.Field):
@@ -67,14 +68,15 @@ class ModelSchema(Schema):
     region = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX)
     )
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=TAG_MAX)),
-        load_default=list,
-        validate=validate.Length(max=TAGS_MAX),
-    )
+    tags = limits.Tags(load_default=list)
     status = fields.String(load_default="draft", validate=validate.OneOf(STATUSES))
-    parameters = fields.Dict(keys=fields.String(), load_default=dict)
-    metrics = fields.Dict(keys=fields.String(), values=StrictNumber(), load_default=dict)
+    parameters = limits.Parameters(load_default=dict)
+    metrics = fields.Dict(
+        keys=fields.String(),
+        values=StrictNumber(),
+        load_default=dict,
+        validate=limits.metrics_validator(),
+    )
     input_schema = fields.List(fields.Nested(InputField), load_default=None, allow_none=True)
 
     @validates_schema

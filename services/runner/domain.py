@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from shared import limits
 from shared.datasets import is_numeric_type
 from shared.errors import InvalidInputData, ValidationError, validation_error
 from shared.mongo import isoformat
@@ -104,7 +105,7 @@ def validate_parameters(parameters: Any) -> dict[str, Any]:
             raise validation_error("parameters.on_bad_rows",
                                    f"must be one of {', '.join(ON_BAD_ROWS)}")
         out["on_bad_rows"] = value.lower()
-    return out
+    return limits.check_free_form(out, "parameters")
 
 
 def unused_parameters(parameters: dict[str, Any]) -> list[str]:
@@ -267,15 +268,7 @@ def list_query(query: dict[str, Any] | None) -> tuple[dict, list[tuple[str, int]
     field = sort_key.lstrip("-+")
     if field not in SORT_FIELDS:
         raise validation_error("sort", f"must be one of {', '.join(SORT_FIELDS)} (- for desc)")
-    try:
-        page = int(query.get("page") or 1)
-        per_page = int(query.get("per_page") or 20)
-    except (TypeError, ValueError):
-        raise validation_error("page", "page and per_page must be whole numbers") from None
-    if page < 1:
-        raise validation_error("page", "must be ≥ 1")
-    if not 1 <= per_page <= 200:
-        raise validation_error("per_page", "must be between 1 and 200")
+    page, per_page = limits.page_args(query.get("page"), query.get("per_page"))
     return filters, [(field, direction), ("_id", direction)], page, per_page
 
 

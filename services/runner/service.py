@@ -20,7 +20,7 @@ from services.runner import domain, retention
 from services.runner.dependencies import ExecutionRepository, Runtime
 from services.runner.engine import Engine
 from services.runner.queue import ExecutionQueue, execution_consumer
-from shared import events
+from shared import events, limits
 from shared.caller import Caller
 from shared.errors import EXPECTED, Conflict, NotFound, PlatformError, ServiceUnavailable
 from shared.mongo import utcnow
@@ -80,13 +80,9 @@ class RunnerService:
     def get_logs(self, execution_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:
         """Log lines numbered after ``after``: ``{"lines": [{n, ts, level, message}],
         "next": N, "status": ...}``; pass ``next`` back as ``after`` to follow."""
+        after = limits.bounded_int(after, "after", 0, limits.LOG_AFTER_MAX, 0)
+        limit = limits.bounded_int(limit, "limit", 1, limits.LOG_LIMIT_MAX, 1000)
         doc = self.repo.get(execution_id)
-        try:
-            after, limit = int(after or 0), min(max(int(limit or 1000), 1), 5000)
-        except (TypeError, ValueError):
-            from shared.errors import validation_error
-
-            raise validation_error("after", "must be a whole number") from None
         lines = self.repo.logs(execution_id, after, limit)
         return {
             "lines": [{"n": ln["n"], "ts": domain._iso(ln["ts"]), "level": ln["level"],

@@ -32,6 +32,9 @@ from shared.testing.gateway import auth  # noqa: E402,F401  (gateway request hea
 from shared.testing.stack import stack  # noqa: E402,F401  (the e2e platform)
 from shared.testing.tokens import issue_token, token_issuer  # noqa: E402,F401  (JWTs)
 
+# No test may make anything connect beyond 127.0.0.1 (shared/netguard.py).
+pytest_plugins = ("shared.testing.netguard",)
+
 
 @pytest.fixture(scope="session")
 def mongo_uri():

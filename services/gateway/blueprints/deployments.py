@@ -15,6 +15,7 @@ from marshmallow import validate
 from services.gateway.policy import requires
 from services.gateway.uploads import FILE_BODY, discarded_on_failure, store_upload
 from services.gateway.web import Blueprint, PageQuerySchema, page_schema, rpc
+from shared import limits
 
 blp = Blueprint(
     "deployments",
@@ -95,13 +96,16 @@ class DeploymentWriteSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=5000))
     model_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    parameters = ma.fields.Dict(keys=ma.fields.String())
+    parameters = limits.Parameters()
     schedule = ma.fields.String(
         allow_none=True,
-        metadata={"description": "5-field cron expression (minute hour day month weekday) or null"},
+        validate=validate.Length(max=limits.NAME_MAX),
+        metadata={"description": "5-field cron expression (minute hour day month weekday) or"
+                  " null (no schedule; an empty string is refused)"},
     )
     timezone = ma.fields.String(
         allow_none=True,
+        validate=validate.Length(max=limits.NAME_MAX),
         metadata={"description": "IANA time zone, default UTC", "example": "Europe/Paris"},
     )
     misfire_policy = ma.fields.String(validate=validate.OneOf(MISFIRE_POLICIES))
@@ -110,15 +114,15 @@ class DeploymentWriteSchema(ma.Schema):
 
 
 class DeploymentQuerySchema(PageQuerySchema):
-    q = ma.fields.String(validate=validate.Length(max=200))
-    department = ma.fields.String()
-    region = ma.fields.String()
+    q = limits.Text(limits.QUERY_MAX)
+    department = limits.Text()
+    region = limits.Text()
     status = ma.fields.String(validate=validate.OneOf(("inactive", "active")))
-    model_id = ma.fields.String()
+    model_id = limits.Text(limits.ID_MAX)
 
 
 class PreviewQuerySchema(ma.Schema):
-    count = ma.fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    count = limits.BoundedInt(1, limits.PREVIEW_COUNT_MAX, load_default=5)
 
 
 class NextRunSchema(ma.Schema):

@@ -35,6 +35,7 @@ from services.gateway.web import (
     store,
     validation_failed,
 )
+from shared import limits
 from shared.errors import UnsupportedMediaType
 
 blp = Blueprint("executions", __name__, url_prefix="/api/v1",
@@ -111,7 +112,7 @@ class ExecutionQuerySchema(PageQuerySchema):
     model_id = ma.fields.String(validate=validate.Length(max=64))
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     trigger = ma.fields.String(validate=validate.OneOf(TRIGGERS))
-    created_by = ma.fields.String(validate=validate.Length(max=200))
+    created_by = limits.Text()
 
 
 class RunInputSchema(ma.Schema):
@@ -122,9 +123,10 @@ class RunInputSchema(ma.Schema):
 class RunBodySchema(ma.Schema):
     """JSON body of a run (multipart: a ``file`` part and a ``parameters`` JSON part)."""
 
-    parameters = ma.fields.Dict(keys=ma.fields.String(), load_default=dict, metadata={
+    parameters = limits.Parameters(load_default=dict, metadata={
         "description": "predict_proba, output_format (csv|json|parquet), timeout_s, batch_size,"
-                       " on_bad_rows (fail|skip); any other parameter is kept and shown"})
+                       " on_bad_rows (fail|skip);"
+                       " any other parameter is kept and shown"})
     input = ma.fields.Nested(RunInputSchema, allow_none=True)
     trigger = ma.fields.String(load_default="manual", validate=validate.OneOf(("manual", "api")))
 
@@ -143,8 +145,8 @@ class LogsSchema(ma.Schema):
 
 
 class LogsQuerySchema(ma.Schema):
-    after = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = ma.fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+    after = limits.BoundedInt(0, limits.LOG_AFTER_MAX, load_default=0)
+    limit = limits.BoundedInt(1, limits.LOG_LIMIT_MAX, load_default=1000)
 
 
 class ResultsQuerySchema(ma.Schema):
@@ -154,7 +156,7 @@ class ResultsQuerySchema(ma.Schema):
 class PredictBodySchema(ma.Schema):
     instances = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()), required=True,
                                validate=validate.Length(min=1, max=10_000))
-    parameters = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    parameters = limits.Parameters(load_default=dict)
 
 
 class PredictionSchema(ma.Schema):
@@ -193,7 +195,7 @@ def _run(target: dict) -> dict:
     if is_multipart():
         raw = request.form.get("parameters")
         if raw is None and "parameters" in request.files:
-            raw = request.files["parameters"].read()
+            raw = request.files["parameters"].read(limits.json_body_max_bytes() + 1)
         parameters = json_body(None, raw=raw, field="parameters") if raw else {}
         try:
             body = RunBodySchema().load({"parameters": parameters,

@@ -25,6 +25,7 @@ from services.gateway.uploads import (
     store_upload,
 )
 from services.gateway.web import Blueprint, PageQuerySchema, json_body, page_schema, rpc
+from shared import limits
 from shared.errors import UnsupportedMediaType, ValidationError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ MODEL_TYPES = ("classification", "regression", "clustering", "forecasting", "oth
 FRAMEWORKS = ("scikit-learn", "onnx", "tensorflow", "pytorch", "xgboost", "other")
 STATUSES = ("draft", "ready", "archived")
 
-_short = {"validate": validate.Length(max=200)}
+_short = {"validate": validate.Length(max=limits.NAME_MAX)}
 
 
 # -- schemas --------------------------------------------------------------------
@@ -108,11 +109,13 @@ class ModelWriteSchema(ma.Schema):
     framework = ma.fields.String(validate=validate.OneOf(FRAMEWORKS))
     department = ma.fields.String(allow_none=True, **_short)
     region = ma.fields.String(allow_none=True, **_short)
-    tags = ma.fields.List(
-        ma.fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50)
+    tags = limits.Tags()
+    parameters = limits.Parameters()
+    metrics = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Float(allow_nan=False),
+        validate=limits.metrics_validator(),
     )
-    parameters = ma.fields.Dict(keys=ma.fields.String())
-    metrics = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(allow_nan=False))
     status = ma.fields.String(
         validate=validate.OneOf(STATUSES), metadata={"description": "ready needs a file"}
     )
@@ -128,13 +131,17 @@ class ModelUpdateSchema(ModelWriteSchema):
 
 
 class ModelQuerySchema(PageQuerySchema):
-    q = ma.fields.String(validate=validate.Length(max=200))
-    department = ma.fields.String()
-    region = ma.fields.String()
+    q = limits.Text(limits.QUERY_MAX)
+    department = limits.Text()
+    region = limits.Text()
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     type = ma.fields.String(validate=validate.OneOf(MODEL_TYPES))
     framework = ma.fields.String(validate=validate.OneOf(FRAMEWORKS))
-    tag = ma.fields.List(ma.fields.String(), metadata={"description": "repeatable"})
+    tag = ma.fields.List(
+        limits.Text(limits.TAG_MAX),
+        validate=validate.Length(max=limits.TAGS_MAX),
+        metadata={"description": "repeatable"},
+    )
 
 
 _MULTIPART_CREATE = {
@@ -233,7 +240,7 @@ def create_model():
     if is_multipart():
         raw = request.form.get("metadata")
         if raw is None and "metadata" in request.files:
-            raw = request.files["metadata"].read()
+            raw = request.files["metadata"].read(limits.json_body_max_bytes() + 1)
         if raw is None:
             raise ValidationError(
                 "a multipart 'metadata' part is required",
