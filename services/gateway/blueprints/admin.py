@@ -11,8 +11,8 @@ import marshmallow as ma
 from flask import Response, stream_with_context
 from marshmallow import validate
 
+from services.gateway.headers import attachment
 from services.gateway.policy import requires
-from services.gateway.uploads import content_disposition
 from services.gateway.web import Blueprint, PageQuerySchema, page_schema, rpc
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin",
@@ -154,7 +154,7 @@ def export_audit(args):
             yield buffer.getvalue()
 
     response = Response(stream_with_context(rows()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = content_disposition("audit.csv")
+    attachment(response, "audit.csv")
     return response
 
 
