@@ -193,8 +193,8 @@ def assert_nothing_lost(platform: FaultPlatform, timeout: float = 180) -> dict[s
     pending = [eid for eid, e in executions.items() if e["status"] not in FINAL]
     executions.update(platform.wait_final(pending, timeout))
     counts: collections.Counter = collections.Counter()
-    for eid, listed in executions.items():
-        execution = platform.execution(eid)  # readable one by one, as listed
+    for eid in list(executions):
+        execution = executions[eid] = platform.execution(eid)  # readable one by one
         status = execution["status"]
         assert status in FINAL, execution
         counts[status] += 1
