@@ -32,6 +32,24 @@ FINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 #: The log line each way of ending writes (services/runner/engine.py).
 FINAL_LINE = re.compile(r"^(succeeded in |failed: |cancelled: |timed_out: |cancelled while queued)")
 
+#: The fault platform's settings: short supervision back-offs and runner lease, a short
+#: misfire grace, so every recovery takes seconds (tests/faults/conftest.py).
+FAULT_ENV = {
+    "RESTART_BACKOFF_S": "0.5",
+    "RESTART_BACKOFF_FACTOR": "2",
+    "RESTART_BACKOFF_MAX_S": "4",
+    "RESTART_MAX_CRASHES": "10",
+    "RESTART_WINDOW_S": "120",
+    "RUNNER_SLOTS": "2",
+    "RUNNER_LEASE_S": "3",
+    "RUNNER_LOST_AFTER_S": "30",
+    "RUNNER_KILL_GRACE_S": "1",
+    "AMQP_HEARTBEAT": "10",
+    "SCHEDULER_MISFIRE_GRACE_S": "2",
+    "SCHEDULER_REDISPATCH_S": "5",
+    "SCHEDULER_RESYNC_S": "30",
+}
+
 #: scenario → (seconds, what was measured); printed by tests/faults/conftest.py.
 RECOVERY: dict[str, tuple[float, str]] = {}
 
@@ -47,6 +65,10 @@ def record_recovery(scenario: str, seconds: float, what: str) -> None:
 class FaultPlatform:
     stack: Stack
     accepted: set[str] = field(default_factory=set)
+    #: execution id → its listing when last checked in full (assert_nothing_lost)
+    verified: dict[str, tuple] = field(default_factory=dict)
+    #: violations already reported by a scenario
+    reported: set[tuple] = field(default_factory=set)
 
     # -- processes -----------------------------------------------------------------
 
@@ -184,8 +206,18 @@ class FaultPlatform:
             page += 1
 
 
+def _fingerprint(execution: dict[str, Any]) -> tuple:
+    return tuple(execution.get(key) for key in
+                 ("status", "attempt", "finished_at", "error", "result", "cancel_requested"))
+
+
 def assert_nothing_lost(platform: FaultPlatform, timeout: float = 180) -> dict[str, int]:
-    """The shared end of every scenario (see the module docstring); returns counts."""
+    """The shared end of every scenario (see the module docstring); returns counts.
+
+    An execution checked in full (one by one, its log, its results) by an earlier
+    call is checked again in full only if its listing changed since. A violation
+    fails the scenario that finds it and is not reported again by the next ones.
+    """
     executions = {e["id"]: e for e in platform.all_executions()}
     missing = platform.accepted - set(executions)
     assert not missing, f"accepted executions the platform does not list: {missing}"
@@ -193,32 +225,54 @@ def assert_nothing_lost(platform: FaultPlatform, timeout: float = 180) -> dict[s
     pending = [eid for eid, e in executions.items() if e["status"] not in FINAL]
     executions.update(platform.wait_final(pending, timeout))
     counts: collections.Counter = collections.Counter()
+    problems: list[str] = []
+
+    def problem(key: tuple, message: str) -> None:
+        if key not in platform.reported:
+            platform.reported.add(key)
+            problems.append(message)
+
     for eid in list(executions):
+        counts[executions[eid]["status"]] += 1
+        if platform.verified.get(eid) == _fingerprint(executions[eid]):
+            continue
         execution = executions[eid] = platform.execution(eid)  # readable one by one
         status = execution["status"]
-        assert status in FINAL, execution
-        counts[status] += 1
+        if status not in FINAL:
+            problem(("status", eid), f"{eid} is still {status}: {execution}")
+            continue
         finals = [ln["message"] for ln in platform.logs(eid) if FINAL_LINE.match(ln["message"])]
-        assert len(finals) == 1, f"{eid} ({status}) logged {len(finals)} endings: {finals}"
-        assert finals[0].startswith(status), (eid, status, finals)
+        if len(finals) != 1 or not finals[0].startswith(status):
+            problem(("log", eid), f"{eid} is {status} but logged {len(finals)} endings: "
+                                  f"{finals}")
         if status == "succeeded":
             response = platform.get(f"/executions/{eid}/results", params={"format": "csv"},
                                     timeout=60)
-            assert response.status_code == 200, (eid, response.text)
-            rows = len(response.content.decode().strip().splitlines()) - 1
-            assert rows == execution["result"]["rows"], (eid, rows, execution["result"])
+            rows = len(response.content.decode().strip().splitlines()) - 1 \
+                if response.status_code == 200 else None
+            if rows != execution["result"]["rows"]:
+                problem(("result", eid), f"{eid} succeeded but its results are not there: "
+                                         f"{response.status_code} {response.text[:200]}")
+        platform.verified[eid] = _fingerprint(execution)
     slots = collections.Counter((e["deployment_id"], e["slot"]) for e in executions.values()
                                 if e["trigger"] == "schedule")
-    twice = [slot for slot, n in slots.items() if n > 1]
-    assert not twice, f"slots fired more than once: {twice}"
-    for model in platform.all_models():
+    for slot, n in slots.items():
+        if n > 1:
+            problem(("slot", slot), f"slot {slot} fired {n} times")
+    models = platform.all_models()
+    for model in models:
         if model["status"] != "ready":
             continue
-        assert model["file"], f"model {model['id']} is ready without a file"
-        response = platform.get(f"/models/{model['id']}/file", timeout=60)
-        assert response.status_code == 200, (model["id"], response.text)
-        assert len(response.content) == model["file"]["size"], model
-    counts["models"] = len(platform.all_models())
+        response = platform.get(f"/models/{model['id']}/file", timeout=60) \
+            if model["file"] else None
+        if response is None or response.status_code != 200 or \
+                len(response.content) != model["file"]["size"]:
+            problem(("model", model["id"]),
+                    f"model {model['id']} is ready without its file: "
+                    f"{response.status_code if response is not None else 'no file'} "
+                    f"{response.text[:200] if response is not None else ''}")
+    assert not problems, "lost:\n" + "\n".join(problems)
+    counts["models"] = len(models)
     return dict(counts)
 
 

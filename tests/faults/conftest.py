@@ -12,25 +12,9 @@ import time
 import pytest
 import requests
 
-from shared.testing.faults import DATASCIENTIST, RECOVERY, FaultPlatform
+from shared.testing.faults import DATASCIENTIST, FAULT_ENV, RECOVERY, FaultPlatform
 from shared.testing.rabbit_node import RabbitNode
 from shared.testing.stack import start_stack, stop_stack
-
-FAULT_ENV = {
-    "RESTART_BACKOFF_S": "0.5",
-    "RESTART_BACKOFF_FACTOR": "2",
-    "RESTART_BACKOFF_MAX_S": "4",
-    "RESTART_MAX_CRASHES": "10",
-    "RESTART_WINDOW_S": "120",
-    "RUNNER_SLOTS": "2",
-    "RUNNER_LEASE_S": "3",
-    "RUNNER_LOST_AFTER_S": "30",
-    "RUNNER_KILL_GRACE_S": "1",
-    "AMQP_HEARTBEAT": "10",
-    "SCHEDULER_MISFIRE_GRACE_S": "2",
-    "SCHEDULER_REDISPATCH_S": "5",
-    "SCHEDULER_RESYNC_S": "30",
-}
 
 
 @pytest.fixture(scope="session")
