@@ -126,6 +126,38 @@ def test_database_killed_mid_run(platform, iris, model_id):
     assert_nothing_lost(platform)
 
 
+def test_database_down_for_8_seconds_mid_run(platform, iris, model_id):
+    """The outage of issue 11 item 7: the database gone for 8 s (stalled: a kill would be
+    restarted by the launcher in about a second). Reads answer 503, not 500; the run
+    rides it out (hardening-runtime's part of issue 11)."""
+    platform.wait_healthy()
+    execution_id = platform.submit(model_id, slow_input(iris), SLOW).json()["id"]
+    wait_running(platform, [execution_id])
+    database = platform.pid("database")
+    os.kill(database, signal.SIGSTOP)
+    stalled_at = time.monotonic()
+    try:
+        read = platform.get("/models", timeout=30)
+        time.sleep(max(0.0, 8 - (time.monotonic() - stalled_at)))
+    finally:
+        os.kill(database, signal.SIGCONT)
+    resumed = time.monotonic()
+    platform.wait_healthy()
+    deadline = time.monotonic() + 60
+    while platform.get("/models", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "reads did not come back"
+        time.sleep(0.3)
+    record_recovery("database down 8 s mid-run", time.monotonic() - resumed,
+                    "database back → reads answer 200 again")
+    done = platform.wait_status(execution_id, FINAL, timeout=180)
+    wrong = []
+    if read.status_code != 503 or read.json()["error"]["code"] != "service_unavailable":
+        wrong.append(f"a read during the outage: {read.status_code} {read.text.strip()}")
+    if done["status"] != "succeeded":
+        wrong.append(f"the run did not ride out the outage: {done['status']}: {done['error']}")
+    assert_nothing_lost(platform)
+    assert not wrong, "\n".join(wrong)
+
 def _start_upload(platform, method: str, path: str, body: bytes, content_type: str,
                   sent: int) -> http.client.HTTPConnection:
     """Send the headers and the first ``sent`` bytes of ``body``; the rest never comes."""
