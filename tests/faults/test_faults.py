@@ -137,7 +137,11 @@ def test_database_down_for_8_seconds_mid_run(platform, iris, model_id):
     os.kill(database, signal.SIGSTOP)
     stalled_at = time.monotonic()
     try:
-        read = platform.get("/models", timeout=30)
+        try:
+            read = platform.get("/models", timeout=20)
+            during = (read.status_code, read.text.strip())
+        except requests.RequestException as exc:
+            during = (None, f"no answer: {exc.__class__.__name__}")
         time.sleep(max(0.0, 8 - (time.monotonic() - stalled_at)))
     finally:
         os.kill(database, signal.SIGCONT)
@@ -151,8 +155,8 @@ def test_database_down_for_8_seconds_mid_run(platform, iris, model_id):
                     "database back → reads answer 200 again")
     done = platform.wait_status(execution_id, FINAL, timeout=180)
     wrong = []
-    if read.status_code != 503 or read.json()["error"]["code"] != "service_unavailable":
-        wrong.append(f"a read during the outage: {read.status_code} {read.text.strip()}")
+    if during[0] != 503 or '"service_unavailable"' not in during[1]:
+        wrong.append(f"a read during the outage: {during}")
     if done["status"] != "succeeded":
         wrong.append(f"the run did not ride out the outage: {done['status']}: {done['error']}")
     assert_nothing_lost(platform)
