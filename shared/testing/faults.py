@@ -96,6 +96,10 @@ class FaultPlatform:
             os.kill(pid, signum)
         return pid
 
+    def stack_env(self, name: str) -> str:
+        """A setting the platform was started with."""
+        return self.stack.env[name]
+
     def restarts(self, name: str) -> int:
         return int(self.state().get(name, {}).get("restarts") or 0)
 

@@ -42,6 +42,7 @@ class Stack:
     var_dir: Path
     output_path: Path
     process: subprocess.Popen
+    env: dict[str, str] = field(default_factory=dict)  # the launcher's environment
     _tokens: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
     def api(self, path: str) -> str:
@@ -121,7 +122,7 @@ def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False,
     stack = Stack(
         base_url=f"http://127.0.0.1:{env['GATEWAY_PORT']}", issuer=env["OIDC_ISSUER"],
         metrics_ports=metrics_ports, amqp_uri=amqp_uri, var_dir=var_dir,
-        output_path=output_path, process=process,
+        output_path=output_path, process=process, env=env,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while READY_MARKER not in stack.output():
