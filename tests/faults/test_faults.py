@@ -324,6 +324,7 @@ def test_concurrent_cancels_and_reruns_of_one_execution(platform, iris, model_id
 
     pool = eventlet.GreenPool(16)
     storm = [("cancel", source)] * 5 + [("rerun", source)] * 5
+    started = time.monotonic()
     results = list(pool.starmap(call, storm))
     statuses = sorted((action, status) for action, status, _ in results)
     assert {s for a, s in statuses if a == "cancel"} <= {202, 409}, statuses
@@ -341,6 +342,8 @@ def test_concurrent_cancels_and_reruns_of_one_execution(platform, iris, model_id
     results = list(pool.starmap(call, [("cancel", eid) for eid in more for _ in range(2)]))
     assert all(status in (202, 409) for _, status, _ in results), results
     done = platform.wait_final([source, *reruns, *more], timeout=180)
+    record_recovery("concurrent cancels and re-runs", time.monotonic() - started,
+                    "27 concurrent calls → every execution in its final state")
     assert done[source]["status"] == "cancelled", done[source]
     assert {done[eid]["status"] for eid in reruns} == {"cancelled"}, done
     assert all(done[eid]["rerun_of"] == source for eid in reruns + more)
