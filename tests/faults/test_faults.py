@@ -343,7 +343,7 @@ def test_concurrent_cancels_and_reruns_of_one_execution(platform, iris, model_id
     assert all(status in (202, 409) for _, status, _ in results), results
     done = platform.wait_final([source, *reruns, *more], timeout=180)
     record_recovery("concurrent cancels and re-runs", time.monotonic() - started,
-                    "27 concurrent calls → every execution in its final state")
+                    "31 concurrent cancels and re-runs → every execution final")
     assert done[source]["status"] == "cancelled", done[source]
     assert {done[eid]["status"] for eid in reruns} == {"cancelled"}, done
     assert all(done[eid]["rerun_of"] == source for eid in reruns + more)
