@@ -167,3 +167,31 @@ def test_health_shows_the_supervised_processes(tmp_path):
     (tmp_path / "run" / "services.json").write_text(json.dumps({
         "launcher_pid": 2 ** 22 + 7, "services": {"runner": {"status": "up"}}}))
     assert "processes" not in app.test_client().get("/api/v1/health").get_json()
+
+
+def test_a_killed_embedded_database_is_restarted_on_its_data(tmp_path, monkeypatch):
+    import pymongo
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("EMBEDDED_DB_PORT", str(free_port()))
+    monkeypatch.setenv("RESTART_BACKOFF_S", "0.1")
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    launcher = Launcher(seed=False, echo=False)
+    uri = launcher.start_database()
+    try:
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+            client.faults.kept.insert_one({"_id": "acknowledged"})
+        launcher.database.process.kill()
+        launcher.database.process.wait(10)
+        deadline = time.monotonic() + 60
+        while launcher.supervisor.record("database").restarts < 1:
+            assert time.monotonic() < deadline
+            launcher.supervise()
+            time.sleep(0.05)
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=10000) as client:
+            assert client.faults.kept.find_one({"_id": "acknowledged"}) is not None
+        state = read_state(tmp_path / "run" / "services.json")["services"]["database"]
+        assert state["status"] == "up" and state["restarts"] == 1
+        assert state["last_restart_reason"] == "killed by SIGKILL (signal 9)"
+    finally:
+        launcher.database.stop()
