@@ -26,6 +26,7 @@ DEFAULTS: dict[str, str] = {
     "RUNNER_METRICS_PORT": "9103",
     "SCHEDULER_METRICS_PORT": "9104",
     "AUTH_METRICS_PORT": "9105",
+    "ADMIN_METRICS_PORT": "9106",
     # Where the gateway's health page finds each service's /health (compose, k8s:
     # one host name per service; empty = SERVICES_HOST).
     "SERVICES_HOST": "127.0.0.1",
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, str] = {
     "DEPLOYER_HOST": "",
     "RUNNER_HOST": "",
     "SCHEDULER_HOST": "",
+    "ADMIN_HOST": "",
     "RPC_TIMEOUT_S": "10",
     "MAX_UPLOAD_MB": "200",
     "ACCESS_TOKEN_TTL_S": "300",
@@ -65,6 +67,9 @@ DEFAULTS: dict[str, str] = {
     "RESTART_BACKOFF_MAX_S": "30",
     "RESTART_MAX_CRASHES": "5",
     "RESTART_WINDOW_S": "300",
+    # Apache Superset, started in the background by make run (scripts/superset.py).
+    "SUPERSET_ENABLED": "1",
+    "SUPERSET_PORT": "8088",
 }
 
 

@@ -15,14 +15,14 @@ import time
 from typing import Any
 
 from jose.exceptions import JOSEError
-from nameko.events import EventDispatcher
+from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from prometheus_client import Counter
 from werkzeug.wrappers import Request, Response
 
-from services.auth import domain
+from services.auth import domain, lockout
 from services.auth.attempts import INACTIVE, SignInAttempt
 from services.auth.dependencies import KeyRepository, UserRepository
 from services.auth.domain import CodeGrant, IssuerSettings, OAuthError, PasswordGrant, User
@@ -30,9 +30,11 @@ from services.auth.lockout import LockoutPolicy
 from services.auth.login_store import LoginRepository
 from services.auth.schemas import dump_user
 from services.auth.web_login import BrowserLogin
+from shared import events
 from shared.config import DEFAULTS
 from shared.errors import EXPECTED
 from shared.observability import Observability
+from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +82,26 @@ class Issuer(DependencyProvider):
 
 
 class Lockout(DependencyProvider):
-    """The brute-force thresholds, read through ``LockoutPolicy.from_config`` (contract C2)."""
+    """The brute-force thresholds, read through ``LockoutPolicy.from_config`` (contract C2):
+    the service's config, overridden by the global settings ``login_max_failures`` and
+    ``login_lockout_s`` (``shared.settings``: they change without a restart)."""
 
     def setup(self) -> None:
-        self.policy = LockoutPolicy.from_config(self.container.config)
+        self.config = dict(self.container.config)
+        self.settings = next(d for d in self.container.dependencies
+                             if isinstance(d, PlatformSettings))
+        self._built: tuple[int, LockoutPolicy] | None = None
 
     def get_dependency(self, worker_ctx) -> LockoutPolicy:
-        return self.policy
+        view = self.settings.view
+        if self._built is None or self._built[0] != view.version:
+            config = {**self.config, "LOGIN_MAX_FAILURES": view["login_max_failures"],
+                      "LOGIN_LOCKOUT_S": view["login_lockout_s"]}
+            # A first wait above the configured longest one raises the longest one.
+            longest = float(config.get("LOGIN_LOCKOUT_MAX_S") or lockout.DEFAULT_LOCKOUT_MAX_S)
+            config["LOGIN_LOCKOUT_MAX_S"] = max(longest, float(view["login_lockout_s"]))
+            self._built = (view.version, LockoutPolicy.from_config(config))
+        return self._built[1]
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -124,8 +139,15 @@ class AuthService(BrowserLogin):
     login = LoginRepository()
     issuer: IssuerSettings = Issuer()
     lockout: LockoutPolicy = Lockout()
+    platform_settings = PlatformSettings()
     dispatch = EventDispatcher()
     observability = Observability()
+
+    @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_settings_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica takes the new global settings (login lockout thresholds)."""
+        self.platform_settings.apply(payload)
 
     # -- OIDC over HTTP -------------------------------------------------------
 

@@ -103,6 +103,8 @@ def stack_env(var_dir: Path, amqp_uri: str, seed: bool,
         "SEED_DEMO_DATA": "1" if seed else "0",
         "STARTUP_TIMEOUT_S": str(STARTUP_TIMEOUT_S - 30),
         "PYTHONUNBUFFERED": "1",
+        # Superset has its own test (tests/e2e/test_superset.py), not one per stack.
+        "SUPERSET_ENABLED": "0",
     })
     for spec in SERVICES:
         env[spec.metrics_port_setting] = str(metrics_ports[spec.name])

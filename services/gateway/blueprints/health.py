@@ -33,6 +33,7 @@ SERVICES = {
     "deployer": "DEPLOYER_METRICS_PORT",
     "runner": "RUNNER_METRICS_PORT",
     "scheduler": "SCHEDULER_METRICS_PORT",
+    "admin": "ADMIN_METRICS_PORT",
 }
 
 
