@@ -10,9 +10,13 @@ What it does, in order:
    to the console;
 4. waits until each answers its health check, seeds the demo models once, prints
    the URLs and demo users;
-5. watches the children: one that dies is reported with the tail of its log and
-   the launcher exits non-zero; Ctrl-C / SIGTERM stops the services, then the
-   database last.
+5. supervises the children and the database (``shared/supervision.py``): one
+   that dies is reported with why (exit code or signal) and the tail of its log,
+   and started again after a growing back-off; the state goes to
+   ``$VAR_DIR/run/services.json`` for ``GET /api/v1/health``. Only a service that
+   keeps crashing (``RESTART_MAX_CRASHES`` within ``RESTART_WINDOW_S``) stops the
+   platform, non-zero, with its log tail; so does a crash during startup.
+   Ctrl-C / SIGTERM stops the services, then the database last.
 
 Every port and URI comes from the environment (``shared.config``), so a second
 stack can run beside the first on other ports (the e2e tests do).
@@ -37,6 +41,14 @@ import requests
 
 from shared.config import ROOT, int_setting, setting
 from shared.embedded_db import EmbeddedDatabase
+from shared.supervision import (
+    STARTING,
+    GiveUp,
+    RestartPolicy,
+    Supervisor,
+    describe_exit,
+    state_path,
+)
 
 READY_MARKER = "==> platform ready"
 DEMO_USERS = [
@@ -66,6 +78,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("admin", "ADMIN_METRICS_PORT"),
 )
 GATEWAY = "gateway"
+DATABASE = "database"
 
 
 _console_lock = threading.Lock()
@@ -169,9 +182,8 @@ class Child:
         return status == 200 or self.any_status
 
     def crash_report(self) -> str:
-        tail = "\n".join(f"    {line}" for line in list(self.tail)[-25:]) or "    (no output)"
-        return (f"{self.name} exited with code {self.process.returncode}; "
-                f"last lines of {self.log_path}:\n{tail}")
+        return crash_report(self.name, describe_exit(self.process.returncode), self.log_path,
+                            list(self.tail))
 
     def terminate(self) -> None:
         if self.alive():
@@ -187,6 +199,20 @@ class Child:
             pass
 
 
+def crash_report(name: str, why: str, log_path: Path, tail: list[str]) -> str:
+    lines = "\n".join(f"    {line}" for line in tail[-25:]) or "    (no output)"
+    return f"{name} {why}; last lines of {log_path}:\n{lines}"
+
+
+def file_tail(path: Path, lines: int = 25) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 16384))
+            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
 class Launcher:
     def __init__(self, seed: bool, echo: bool = True):
         self.seed_enabled = seed
@@ -198,6 +224,7 @@ class Launcher:
         self.issuer = issuer_url()
         self.gateway_port = int_setting("GATEWAY_PORT")
         self.base_url = f"http://localhost:{self.gateway_port}"
+        self.supervisor = Supervisor(RestartPolicy.from_settings(), state_path(self.var_dir))
 
     # -- steps ------------------------------------------------------------------------
 
@@ -240,6 +267,8 @@ class Launcher:
         except Exception as exc:
             raise LaunchError(f"the embedded database did not start: {exc}; "
                               f"see {self.log_dir / 'db.log'}") from exc
+        self.supervisor.started(DATABASE, self.database.process.pid)
+        self.supervisor.healthy(DATABASE)
         return self.database.uri
 
     def check_broker(self) -> None:
@@ -296,6 +325,7 @@ class Launcher:
         for child in self.children:
             self.say(f"starting {child.name}: {' '.join(child.command[1:])}")
             child.start()
+            self.supervisor.started(child.name, child.process.pid)
 
     def check_crashed(self) -> None:
         for child in self.children:
@@ -309,7 +339,7 @@ class Launcher:
         issuer_ok = not auth_running
         while pending or not issuer_ok:
             self.check_crashed()
-            pending = [child for child in pending if not child.healthy()]
+            pending = [child for child in pending if not self._healthy(child)]
             if not issuer_ok:
                 issuer_ok = self._issuer_answers()
             if not pending and issuer_ok:
@@ -324,6 +354,12 @@ class Launcher:
                                   + "\n".join(silent))
             time.sleep(0.5)
         self.say("every service is healthy: " + ", ".join(c.name for c in self.children))
+
+    def _healthy(self, child: Child) -> bool:
+        if child.healthy():
+            self.supervisor.healthy(child.name)
+            return True
+        return False
 
     def _issuer_answers(self) -> bool:
         try:
@@ -383,8 +419,57 @@ class Launcher:
 
     def watch(self) -> None:
         while True:
-            self.check_crashed()
+            self.supervise()
             time.sleep(0.5)
+
+    def supervise(self) -> None:
+        """One look at every child and the database: note crashes, restart when due."""
+        for child in self.children:
+            if self.supervisor.waiting(child.name):
+                if self.supervisor.due(child.name):
+                    self._restart(child)
+            elif child.process is not None and child.process.poll() is not None:
+                self._crashed(child.name, describe_exit(child.process.returncode),
+                              child.crash_report())
+            elif self.supervisor.record(child.name).status == STARTING:
+                self._healthy(child)
+        database = self.database
+        if database is None or database.process is None:
+            return
+        if self.supervisor.waiting(DATABASE):
+            if self.supervisor.due(DATABASE):
+                self._restart_database()
+        elif database.process.poll() is not None:
+            why = describe_exit(database.process.returncode)
+            self._crashed(DATABASE, why, crash_report(
+                DATABASE, why, self.log_dir / "db.log", file_tail(self.log_dir / "db.log")))
+
+    def _crashed(self, name: str, why: str, report: str) -> None:
+        try:
+            delay = self.supervisor.crashed(name, why)
+        except GiveUp as exc:
+            raise LaunchError(f"{report}\n{exc}") from None
+        self.say(f"{report}\n{name} will be restarted in {delay:g} s "
+                 f"(restart {self.supervisor.record(name).restarts + 1})")
+
+    def _restart(self, child: Child) -> None:
+        child.kill_group()  # what is left of the dead one (gunicorn worker, ...)
+        self.say(f"restarting {child.name}")
+        child.start()
+        self.supervisor.restarted(child.name, child.process.pid)
+
+    def _restart_database(self) -> None:
+        self.say("restarting the embedded database (same data, same port)")
+        try:
+            self.database.start(timeout=60)
+        except Exception as exc:
+            self.supervisor.restarted(DATABASE, None)
+            self._crashed(DATABASE, f"did not start again: {exc}", crash_report(
+                DATABASE, "did not start again", self.log_dir / "db.log",
+                file_tail(self.log_dir / "db.log")))
+            return
+        self.supervisor.restarted(DATABASE, self.database.process.pid)
+        self.supervisor.healthy(DATABASE)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate the children (gateway first), wait, kill stragglers, then the database."""
@@ -407,6 +492,7 @@ class Launcher:
         if self.database is not None:
             self.say("stopping the database")
             self.database.stop()
+        self.supervisor.remove()
         self.say("stopped")
 
     def run(self) -> int:

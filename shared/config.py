@@ -58,6 +58,15 @@ DEFAULTS: dict[str, str] = {
     "EMBEDDED_DB_PORT": "27017",
     "SEED_DEMO_DATA": "1",
     "STARTUP_TIMEOUT_S": "180",
+    # The launcher's supervision (shared/supervision.py): a crashed service is restarted
+    # after RESTART_BACKOFF_S, the wait growing by RESTART_BACKOFF_FACTOR per crash inside
+    # RESTART_WINDOW_S (at most RESTART_BACKOFF_MAX_S); RESTART_MAX_CRASHES crashes inside
+    # the window stop the platform.
+    "RESTART_BACKOFF_S": "1",
+    "RESTART_BACKOFF_FACTOR": "2",
+    "RESTART_BACKOFF_MAX_S": "30",
+    "RESTART_MAX_CRASHES": "5",
+    "RESTART_WINDOW_S": "300",
     # Apache Superset, started in the background by make run (scripts/superset.py).
     "SUPERSET_ENABLED": "1",
     "SUPERSET_PORT": "8088",

@@ -45,6 +45,7 @@ class Stack:
     var_dir: Path
     output_path: Path
     process: subprocess.Popen
+    env: dict[str, str] = field(default_factory=dict)  # the launcher's environment
     _tokens: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
     def api(self, path: str) -> str:
@@ -80,8 +81,10 @@ class Stack:
         return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
 
 
-def stack_env(var_dir: Path, amqp_uri: str, seed: bool) -> tuple[dict[str, str], dict[str, int]]:
-    """The launcher's environment: every port free, its own broker vhost and data dir."""
+def stack_env(var_dir: Path, amqp_uri: str, seed: bool,
+              extra_env: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, int]]:
+    """The launcher's environment: every port free, its own broker vhost and data dir;
+    ``extra_env`` last (e.g. short supervision back-offs, runner leases)."""
     from scripts.launcher import SERVICES
 
     env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
@@ -105,14 +108,18 @@ def stack_env(var_dir: Path, amqp_uri: str, seed: bool) -> tuple[dict[str, str],
     })
     for spec in SERVICES:
         env[spec.metrics_port_setting] = str(metrics_ports[spec.name])
+    env.update(extra_env or {})
     return env, metrics_ports
 
 
-def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False) -> Stack:
+def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False,
+                extra_env: dict[str, str] | None = None) -> Stack:
+    """The launcher on ``amqp_uri`` (any broker: a vhost of the shared one, or a private
+    node), with its own embedded database under ``var_dir``; returns once it is ready."""
     from scripts.launcher import READY_MARKER, _die_with_parent
 
     var_dir.mkdir(parents=True, exist_ok=True)
-    env, metrics_ports = stack_env(var_dir, amqp_uri, seed)
+    env, metrics_ports = stack_env(var_dir, amqp_uri, seed, extra_env)
     output_path = var_dir / "launcher.out"
     with open(output_path, "wb") as out:
         process = subprocess.Popen(
@@ -124,7 +131,7 @@ def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False) -> Stack:
         base_url=f"http://127.0.0.1:{env['GATEWAY_PORT']}", issuer=env["OIDC_ISSUER"],
         public_url=env["PUBLIC_URL"],
         metrics_ports=metrics_ports, amqp_uri=amqp_uri, var_dir=var_dir,
-        output_path=output_path, process=process,
+        output_path=output_path, process=process, env=env,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while READY_MARKER not in stack.output():
