@@ -48,6 +48,11 @@ EXECUTION_EVENTS = (
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
+# auth, sign-ins (contract C2), after the fact ("at" and "until": ISO UTC; "client":
+# the remote IP; "reason": "invalid_credentials" | "locked" | "inactive"):
+LOGIN_SUCCEEDED = "login_succeeded"  # payload: {"username", "user_id", "client_id", "client", "at"}
+LOGIN_FAILED = "login_failed"  # payload: {"username", "client_id", "client", "at", "reason"}
+USER_LOCKED_OUT = "user_locked_out"  # payload: {"username", "until", "failures"}
 
 
 def on_events(source_service: str, event_types: Iterable[str], **kwargs: Any) -> Callable:
