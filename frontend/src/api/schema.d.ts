@@ -1259,6 +1259,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The values present in the data for the list filters (department, region,
+         *     status, type, framework), each sorted: what the web app's drop-downs offer.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelFacets"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{model_id}": {
         parameters: {
             query?: never;
@@ -1920,6 +1978,13 @@ export interface components {
             type?: "classification" | "regression" | "clustering" | "forecasting" | "other";
             /** @example 1.0.0 */
             version?: string;
+        };
+        ModelFacets: {
+            department: string[];
+            framework: string[];
+            region: string[];
+            status: string[];
+            type: string[];
         };
         ModelFile: {
             classes?: unknown[] | null;

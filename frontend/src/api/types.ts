@@ -6,6 +6,7 @@ type Schemas = components['schemas'];
 export type Model = Schemas['Model'];
 export type ModelPage = Schemas['ModelPage'];
 export type ModelWrite = Schemas['ModelCreate'];
+export type ModelFacets = Schemas['ModelFacets'];
 export type Deployment = Schemas['Deployment'];
 export type DeploymentPage = Schemas['DeploymentPage'];
 export type Execution = Schemas['Execution'];

@@ -33,3 +33,7 @@ afterEach(() => {
   cleanup();
 });
 afterAll(() => server.close());
+
+// jsdom implements getComputedStyle without pseudo-elements (Ant Design asks for them).
+const computedStyle = window.getComputedStyle.bind(window);
+window.getComputedStyle = (element: Element) => computedStyle(element);

@@ -2,7 +2,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiFetch, apiUpload, downloadFile, type QueryValue } from '../../api/client';
 import { deploymentKeys, executionKeys, modelKeys } from '../../api/keys';
-import type { DeploymentPage, ExecutionPage, Model, ModelPage, ModelWrite } from '../../api/types';
+import type { DeploymentPage, ExecutionPage, Model, ModelFacets, ModelPage, ModelWrite } from '../../api/types';
 
 export interface ModelListParams extends Record<string, QueryValue> {
   q?: string;
@@ -14,11 +14,6 @@ export interface ModelListParams extends Record<string, QueryValue> {
   per_page?: number;
 }
 
-export interface ModelFacets {
-  department: string[];
-  region: string[];
-  status: string[];
-}
 
 export function useModels(params: ModelListParams) {
   return useQuery({
