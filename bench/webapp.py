@@ -38,10 +38,14 @@ USER, PASSWORD = "datascientist", "password123"
 TIME_FILTER_JS = """
 async ([department, expectedTotal]) => {
   const table = () => document.querySelector('[data-testid=models-table]');
+  // Settled: the table was loading after the change, is not any more, and shows the
+  // new total (the previous answer stays on screen while the new one loads).
+  let sawLoading = false;
   const settled = () => {
+    const loading = Boolean(table().querySelector('.ant-spin-spinning'));
+    sawLoading = sawLoading || loading;
     const total = document.querySelector('.ant-pagination-total-text');
-    return total && total.textContent.startsWith(expectedTotal + ' ')
-      && !table().querySelector('.ant-spin-spinning');
+    return sawLoading && !loading && total && total.textContent.startsWith(expectedTotal + ' ');
   };
   const option = [...document.querySelectorAll('.ant-select-dropdown .ant-select-item-option')]
     .find((el) => el.getAttribute('title') === department);
@@ -125,14 +129,22 @@ def first_screen(browser, base_url: str, state: dict, report: Report, runs: int)
 def filter_change(page, report: Report) -> None:
     app, api = [], []
     pairs = [(r, d) for r in REGIONS for d in DEPARTMENTS]
+    page.goto(page.url.split("?")[0])
+    page.get_by_test_id("models-table").locator("tbody tr").first.wait_for()
     for index, (region, department) in enumerate(pairs):
         # the région first (not timed), then open the Département drop-down
-        page.goto(page.url.split("?")[0] + f"?region={region}")
-        page.get_by_test_id("models-table").locator("tbody tr").first.wait_for()
+        region_box = page.get_by_role("combobox", name="Région")
+        region_box.click(force=True)
+        region_box.fill(region)
+        page.get_by_role("option", name=region, exact=True).wait_for(state="attached",
+                                                                     timeout=60_000)
+        region_box.press("Enter")
+        page.locator("[data-testid=models-table] .ant-spin-spinning").wait_for(state="detached")
         query = f"region={region}&department={department}&sort=-created_at&page=1&per_page=20"
         box = page.get_by_role("combobox", name="Département")
-        box.click()
-        page.locator(".ant-select-dropdown .ant-select-item-option").first.wait_for()
+        box.click(force=True)
+        page.locator(f".ant-select-dropdown .ant-select-item-option[title='{department}']"
+                     ).wait_for(timeout=60_000)
         order = ("api", "app") if index % 2 else ("app", "api")
         expected = None
         for what in order:

@@ -30,7 +30,7 @@ class ModelsListPage:
     def filter(self, label: str, value: str) -> None:
         """Pick ``value`` in a drop-down filter: type to narrow it, Enter to choose."""
         box = self.page.get_by_role("combobox", name=label)
-        box.click()
+        box.click(force=True)  # a chosen value covers the input
         box.fill(value)
         self.page.get_by_role("option", name=value, exact=True).wait_for(state="attached")
         box.press("Enter")
