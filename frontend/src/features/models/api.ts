@@ -27,7 +27,10 @@ export function useModelFacets() {
   return useQuery({
     queryKey: modelKeys.sub('all', 'facets'),
     queryFn: ({ signal }) => apiFetch<ModelFacets>('/models/facets', { signal }),
-    staleTime: 60_000,
+    // The registry reuses its answer for 30 s; a failure is not retried (the filters
+    // then offer nothing, the list still works).
+    staleTime: 5 * 60_000,
+    retry: false,
   });
 }
 
