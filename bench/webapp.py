@@ -152,6 +152,8 @@ def filter_change(page, report: Report) -> None:
         page.get_by_role("option", name=region, exact=True).wait_for(state="attached",
                                                                      timeout=60_000)
         region_box.press("Enter")
+        # let the région's own request finish: nothing else may be in flight when timing
+        page.wait_for_load_state("networkidle")
         page.locator("[data-testid=models-table] .ant-spin-spinning").wait_for(state="detached")
         query = f"region={region}&department={department}&sort=-created_at&page=1&per_page=20"
         box = page.get_by_role("combobox", name="Département")
