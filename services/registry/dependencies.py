@@ -135,6 +135,18 @@ class ModelRepository(Repository):
         cursor = self.models.find(filter_).sort(sort).skip(skip).limit(limit)
         return [to_model(doc) for doc in cursor], total
 
+    def facets(self, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """The distinct non-empty values of each of ``fields``, sorted: ONE pass over the
+        collection (SecantusDB scans for ``distinct``: 5 of them cost 5 scans)."""
+        group: dict[str, Any] = {"_id": None}
+        group.update({name: {"$addToSet": f"${name}"} for name in fields})
+        rows = list(self.models.aggregate([{"$group": group}]))
+        values = rows[0] if rows else {}
+        return {
+            name: sorted(str(v) for v in values.get(name) or [] if v not in (None, ""))
+            for name in fields
+        }
+
     def same_name(self, name: str) -> list[dict[str, Any]]:
         return [to_model(doc) for doc in self.models.find({"name": name})]
 

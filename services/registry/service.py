@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,10 @@ MODEL_FILES = Counter(
     "Model files scanned on upload, accepted or rejected, by reason",
     ["outcome", "reason"],
 )
+
+
+#: (database) -> (monotonic time, facets): the last answer of ``model_facets``.
+_FACETS_CACHE: dict[str, tuple[float, dict[str, list[str]]]] = {}
 
 
 class RegistryService:
@@ -93,6 +98,26 @@ class RegistryService:
         parsed = domain.build_list_query(query)
         items, total = self.repo.list(parsed.filter, parsed.sort, parsed.skip, parsed.per_page)
         return {"items": items, "total": total, "page": parsed.page, "per_page": parsed.per_page}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def model_facets(self) -> dict[str, list[str]]:
+        """The values the list filters offer, taken from the data, e.g.
+        ``{"department": ["Finance", "RH"], "region": ["Asie", "Europe"],
+        "status": ["draft", "ready"], "type": [...], "framework": [...]}``.
+        """
+        # Computed at most every FACETS_CACHE_S per process: a full scan at 10,000 models
+        # is seconds on SecantusDB, and every opening of the Modèles page asks.
+        ttl = float(self.config.get("FACETS_CACHE_S", 30))
+        now = time.monotonic()
+        cached = _FACETS_CACHE.get(self._facets_key())
+        if cached is not None and now - cached[0] < ttl:
+            return cached[1]
+        facets = self.repo.facets(domain.FACETS)
+        _FACETS_CACHE[self._facets_key()] = (now, facets)
+        return facets
+
+    def _facets_key(self) -> str:
+        return f"{self.config.get('MONGO_URI')}/{self.config.get('MONGO_DB')}"
 
     @rpc(expected_exceptions=EXPECTED)
     def update_model(self, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
