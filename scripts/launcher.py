@@ -35,6 +35,7 @@ from pathlib import Path
 
 import requests
 
+from scripts import prometheus
 from shared.config import ROOT, int_setting, setting
 from shared.embedded_db import EmbeddedDatabase
 
@@ -63,6 +64,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("deployer", "DEPLOYER_METRICS_PORT"),
     ServiceSpec("runner", "RUNNER_METRICS_PORT"),
     ServiceSpec("scheduler", "SCHEDULER_METRICS_PORT"),
+    ServiceSpec("reporting", "REPORTING_METRICS_PORT"),
 )
 GATEWAY = "gateway"
 
@@ -292,6 +294,7 @@ class Launcher:
                 GATEWAY, command, self.log_dir / "gateway.log",
                 f"http://127.0.0.1:{self.gateway_port}/api/v1/health", base_env, self.echo,
                 any_status=True))
+        prometheus.add_to(self)
         for child in self.children:
             self.say(f"starting {child.name}: {' '.join(child.command[1:])}")
             child.start()

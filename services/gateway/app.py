@@ -45,6 +45,7 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.models",
     "services.gateway.blueprints.deployments",
     "services.gateway.blueprints.executions",
+    "services.gateway.blueprints.reports",
 ]
 
 SETTINGS = (
@@ -58,6 +59,7 @@ SETTINGS = (
     "RUNNER_METRICS_PORT",
     "SCHEDULER_METRICS_PORT",
     "AUTH_METRICS_PORT",
+    "REPORTING_METRICS_PORT",
 )
 
 REQUESTS = Counter(
@@ -80,7 +82,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     config["MAX_UPLOAD_MB"] = float(setting("MAX_UPLOAD_MB"))
     config["SERVICES_HOST"] = setting("SERVICES_HOST")
     # In compose / k8s each service has its own host name (REGISTRY_HOST=registry, ...).
-    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER"):
+    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER", "REPORTING"):
         config[f"{name}_HOST"] = setting(f"{name}_HOST") or config["SERVICES_HOST"]
     config["RPC_POOL_SIZE"] = int(os.environ.get("GATEWAY_RPC_POOL_SIZE") or 16)
     config["HEALTH_TIMEOUT_S"] = float(os.environ.get("GATEWAY_HEALTH_TIMEOUT_S") or 1.0)

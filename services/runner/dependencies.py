@@ -42,6 +42,9 @@ class ExecutionRepository(Repository):
             ([("model_id", 1), ("created_at", -1)], {}),
             ([("status", 1), ("created_at", -1)], {}),
             ([("trigger", 1), ("created_at", -1)], {}),
+            # GET /executions?department=&region= (the reports' figures, checkable).
+            ([("department", 1), ("created_at", -1)], {}),
+            ([("region", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.
             ([("idempotency_key", 1)], {"unique": True, "sparse": True}),
@@ -81,6 +84,11 @@ class ExecutionRepository(Repository):
         cursor = (self.db[EXECUTIONS].find(filters).sort(sort)
                   .skip((page - 1) * per_page).limit(per_page))
         return list(cursor), self.db[EXECUTIONS].count_documents(filters)
+
+    def export(self, filters: dict, limit: int) -> list[dict[str, Any]]:
+        """Executions in ``_id`` order (keyset pages), without their parameters."""
+        return list(self.db[EXECUTIONS].find(filters, {"parameters": 0, "model_file": 0})
+                    .sort([("_id", 1)]).limit(limit))
 
     def count(self, filters: dict) -> int:
         return self.db[EXECUTIONS].count_documents(filters)
