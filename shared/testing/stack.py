@@ -43,6 +43,8 @@ class Stack:
     output_path: Path
     process: subprocess.Popen
     _tokens: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    # Debian's Prometheus, started by the launcher when installed (scrapes every second).
+    prometheus_port: int = 0
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/api/v1{path}"
@@ -94,6 +96,8 @@ def stack_env(var_dir: Path, amqp_uri: str, seed: bool) -> tuple[dict[str, str],
         "SEED_DEMO_DATA": "1" if seed else "0",
         "STARTUP_TIMEOUT_S": str(STARTUP_TIMEOUT_S - 30),
         "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_PORT": str(free_port()),
+        "PROMETHEUS_SCRAPE_S": "1",
     })
     for spec in SERVICES:
         env[spec.metrics_port_setting] = str(metrics_ports[spec.name])
@@ -116,6 +120,7 @@ def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False) -> Stack:
         base_url=f"http://127.0.0.1:{env['GATEWAY_PORT']}", issuer=env["OIDC_ISSUER"],
         metrics_ports=metrics_ports, amqp_uri=amqp_uri, var_dir=var_dir,
         output_path=output_path, process=process,
+        prometheus_port=int(env["PROMETHEUS_PORT"]),
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while READY_MARKER not in stack.output():
