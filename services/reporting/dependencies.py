@@ -15,11 +15,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import eventlet
+from eventlet.semaphore import Semaphore
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
@@ -51,17 +55,40 @@ class ReadModel(Repository):
         ACTIVITY: [([("at", -1)], {})],
     }
 
+    def setup(self) -> None:
+        super().setup()
+        # This container: who owns a rebuild it runs, and whether it asked for one at start.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.start_requested = False
+        self._locks: dict[str, Semaphore] = {}
+
     # -- objects (conditional upserts) ---------------------------------------------
+
+    def lock(self, object_id: str) -> Semaphore:
+        """One event at a time per object in this replica (events of one execution come
+        in bursts: queued, started, succeeded)."""
+        lock = self._locks.get(object_id)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[object_id] = Semaphore(1)
+        return lock
 
     def _swap(self, collection: str, object_id: str, guard: dict[str, Any],
               fields: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         """Upsert ``fields`` if ``guard`` holds: ``(applied, previous document)``."""
-        try:
-            before = self.db[collection].find_one_and_update(
-                {"_id": object_id, **guard}, {"$set": fields}, upsert=True,
-                return_document=ReturnDocument.BEFORE)
-        except DuplicateKeyError:
-            return False, None  # a newer state (or a tombstone) is already there
+        query = {"_id": object_id, **guard}
+        with self.lock(f"{collection}:{object_id}"):
+            try:
+                before = self.db[collection].find_one_and_update(
+                    query, {"$set": fields}, upsert=True, return_document=ReturnDocument.BEFORE)
+            except DuplicateKeyError:
+                # There is a document the guard refuses (a newer state, a tombstone), or
+                # another replica inserted it just now: decide again without inserting.
+                before = self.db[collection].find_one_and_update(
+                    query, {"$set": fields}, return_document=ReturnDocument.BEFORE)
+                if before is None:
+                    return False, None
         return True, before
 
     @staticmethod

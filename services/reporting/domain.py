@@ -381,7 +381,7 @@ def trend_query(query: dict[str, Any], now: datetime) -> dict[str, Any]:
     interval = query.get("interval") or "day"
     if interval not in INTERVALS:
         raise validation_error("interval", "must be one of hour, day, week")
-    start, end = period(query, interval, now)
+    start, end = period(query, interval, now, DEFAULT_SPAN[interval])
     points = int((end - start) / STEPS[interval])
     if points > MAX_POINTS:
         raise validation_error("from", f"the period holds {points} {interval}s: at most "

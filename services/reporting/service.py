@@ -15,9 +15,6 @@ runs (its snapshot would otherwise overwrite what they wrote).
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -65,9 +62,6 @@ class ReportingService:
     runner = RpcProxy("runner")
     observability = Observability()
 
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    _started = False
-
     # -- reads (the gateway) ------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
@@ -109,11 +103,11 @@ class ReportingService:
     @timer(interval=1)
     def tick(self) -> None:
         """At start: ask for a rebuild. Every tick: run a requested one (one replica)."""
-        if not self._started:
-            type(self)._started = True
+        if not self.repo.start_requested:
+            self.repo.start_requested = True
             self.repo.request_rebuild("start")
         stale = utcnow() - timedelta(seconds=float(self.config.get("REPORTING_STALE_S", 60)))
-        if self.repo.claim_rebuild(self.owner, stale):
+        if self.repo.claim_rebuild(self.repo.owner, stale):
             self._rebuild()
         self.repo.trim_activity()
 
@@ -123,7 +117,7 @@ class ReportingService:
         while True:
             page = getattr(proxy, method)(after, EXPORT_PAGE)
             items.extend(page["items"])
-            self.repo.heartbeat(self.owner)
+            self.repo.heartbeat(self.repo.owner)
             after = page.get("next")
             if not after:
                 return items
@@ -141,12 +135,12 @@ class ReportingService:
         except Exception as exc:
             REBUILDS.labels("failed").inc()
             log.exception("rebuild failed")
-            self.repo.finish_rebuild(self.owner, "failed", {}, f"{type(exc).__name__}: {exc}")
+            self.repo.finish_rebuild(self.repo.owner, "failed", {}, f"{type(exc).__name__}: {exc}")
             return
         REBUILDS.labels("succeeded").inc()
         log.info("rebuilt from the services in %.1fs: %s",
                  (utcnow() - started).total_seconds(), counts)
-        self.repo.finish_rebuild(self.owner, "succeeded", counts)
+        self.repo.finish_rebuild(self.repo.owner, "succeeded", counts)
 
     def _replace(self, models, deployments, executions) -> dict[str, int]:
         figures: list[domain.Contribution] = []
@@ -182,8 +176,9 @@ class ReportingService:
                     or execution.get("created_at")}
                 slim_deployments[dep]["last_run_at"] = domain.parse_time(
                     execution.get("created_at"))
-        self.repo.replace_all({"model": slim_models, "deployment": list(slim_deployments.values()),
-                               "execution": slim_executions}, domain.total(figures), self.owner)
+        objects = {"model": slim_models, "deployment": list(slim_deployments.values()),
+                   "execution": slim_executions}
+        self.repo.replace_all(objects, domain.total(figures), self.repo.owner)
         self.analytics.replace({"model": models, "deployment": deployments,
                                 "execution": executions})
         activity = [domain.activity_entry("model_created", m, m.get("created_by"),
