@@ -143,14 +143,14 @@ class ReportingService:
         self.repo.finish_rebuild(self.repo.owner, "succeeded", counts)
 
     def _replace(self, models, deployments, executions) -> dict[str, int]:
-        figures: list[domain.Contribution] = []
+        figures = domain.Totals()
         slim_models = []
         for model in models:
-            figures += domain.model_contributions(model)
+            figures.add(domain.model_contributions(model))
             slim_models.append({"_id": model["id"], **domain.slim_model(model), "deleted": False})
         slim_deployments = {}
         for deployment in deployments:
-            figures += domain.deployment_contributions(deployment)
+            figures.add(domain.deployment_contributions(deployment))
             slim_deployments[deployment["id"]] = {"_id": deployment["id"], "deleted": False,
                                                   **domain.slim_deployment(deployment),
                                                   "last_run": None, "last_run_at": None}
@@ -158,7 +158,7 @@ class ReportingService:
         newest: dict[str, dict[str, Any]] = {}
         for n, execution in enumerate(executions):
             slim = domain.slim_execution(execution)
-            figures += domain.execution_contributions(slim)
+            figures.add(domain.execution_contributions(slim))
             slim_executions.append({"_id": execution["id"], **slim,
                                     "rank": domain.execution_rank(execution)})
             dep = execution.get("deployment_id")
@@ -178,7 +178,7 @@ class ReportingService:
                     execution.get("created_at"))
         objects = {"model": slim_models, "deployment": list(slim_deployments.values()),
                    "execution": slim_executions}
-        self.repo.replace_all(objects, domain.total(figures), self.repo.owner)
+        self.repo.replace_all(objects, figures.result(), self.repo.owner)
         self.analytics.replace({"model": models, "deployment": deployments,
                                 "execution": executions})
         activity = [domain.activity_entry("model_created", m, m.get("created_by"),

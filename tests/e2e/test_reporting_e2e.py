@@ -80,18 +80,26 @@ def _create_model(stack, model_bytes, name, version, department, region, metrics
                                               "application/octet-stream")})
         if response.status_code != 503:
             break
-        # A loaded machine: the file scan outlived the gateway's RPC timeout. It may still
-        # have been created; never create it twice.
-        time.sleep(5)
-        found = _get(stack, "/models", q=name)["items"]
-        found = [m for m in found if m["name"] == name and m["version"] == version]
-        if found and found[0]["status"] == "ready":
-            return found[0]
-        if found:
-            requests.delete(stack.api(f"/models/{found[0]['id']}"),
-                            headers=stack.auth(stack.token(*DS)), timeout=30)
+        # A loaded machine: the file scan outlived the gateway's RPC timeout, and the
+        # registry is still at it. Wait for the model rather than create it twice.
+        found = _wait_model(stack, name, version)
+        if found is not None:
+            return found
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def _wait_model(stack, name, version, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        found = [m for m in _get(stack, "/models", q=name)["items"]
+                 if m["name"] == name and m["version"] == version]
+        if not found:
+            continue
+        if found[0]["status"] == "ready":
+            return found[0]
+    return None
 
 
 def _run(stack, model_id, csv_text, path="models"):

@@ -92,3 +92,13 @@ def test_trends_fill_every_point_of_the_period():
     out = domain.trends(spec, [bucket])
     assert [p["total"] for p in out["points"]] == [0, 4, 0]
     assert out["totals"]["success_rate"] == 0.75 and out["totals"]["rows"] == 30
+
+
+def test_a_rebuild_total_is_the_sum_of_the_contributions():
+    totals = domain.Totals()
+    for n in range(3):
+        totals.add(domain.execution_contributions(_execution("succeeded", duration_s=1.0,
+                                                             rows=5, id=f"e{n}")))
+    merged = {(c, k): i for c, k, _, i in totals.result()}
+    assert merged[("counters", "executions|succeeded")] == {"n": 3}
+    assert merged[("model_days", "m1|all")]["rows"] == 15
