@@ -305,6 +305,28 @@ def created_between(start: Any, end: Any) -> dict[str, datetime]:
     return condition
 
 
+def export_cursor(cursor: dict[str, Any] | None) -> str | None:
+    """The opaque ``next`` of ``export_executions``: ``<created_at>|<id>|<window s>``."""
+    if cursor is None:
+        return None
+    return f"{cursor['t'].isoformat()}|{cursor['id'] or ''}|{cursor['w']:g}"
+
+
+def parse_export_cursor(value: Any) -> dict[str, Any] | None:
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    if value in (None, ""):
+        return None
+    try:
+        moment, oid, window = str(value).split("|")
+        return {"t": parse_time("after", moment), "id": ObjectId(oid) if oid else None,
+                "w": max(float(window), 1.0)}
+    except (ValueError, InvalidId, ValidationError):
+        raise validation_error("after", "must be the next cursor of the previous page") \
+            from None
+
+
 def one_line(text: str | None, limit: int = 1000) -> str:
     """An exception line (``Type: message``) on one line, for ``error``."""
     flat = " ".join(str(text or "").split())

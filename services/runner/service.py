@@ -76,13 +76,13 @@ class RunnerService:
 
     @rpc(expected_exceptions=EXPECTED)
     def export_executions(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:
-        """Every execution, oldest id first, a keyset page at a time (the reporting
-        service's rebuild): ``{"items": [execution dict], "next": id | None}``; pass
-        ``next`` back as ``after``. ``limit`` ≤ 2000."""
-        filters, limit = export_page(after, limit)
-        docs = self.repo.export(filters, limit)
+        """Every execution, oldest first, ``limit`` (≤ 2000) at a time (the reporting
+        service's rebuild): ``{"items": [execution dict], "next": cursor | None}``; pass
+        ``next`` back as ``after`` (an opaque cursor). ValidationError for a bad one."""
+        _, limit = export_page(None, limit)
+        docs, cursor = self.repo.export(domain.parse_export_cursor(after), limit)
         return {"items": [domain.to_dict(d) for d in docs],
-                "next": str(docs[-1]["_id"]) if len(docs) == limit else None}
+                "next": domain.export_cursor(cursor)}
 
     @rpc(expected_exceptions=EXPECTED)
     def get_logs(self, execution_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:

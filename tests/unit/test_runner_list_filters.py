@@ -43,3 +43,14 @@ def test_export_pages_are_keyset_pages():
     with pytest.raises(ValidationError) as caught:
         export_page("not-an-id", 10)
     assert "after" in caught.value.details
+
+
+def test_an_export_cursor_round_trips_and_a_bad_one_is_named():
+    from bson import ObjectId
+
+    cursor = {"t": datetime(2026, 3, 1, 10, tzinfo=UTC), "id": ObjectId(), "w": 900.0}
+    assert domain.parse_export_cursor(domain.export_cursor(cursor)) == cursor
+    assert domain.export_cursor(None) is None
+    with pytest.raises(ValidationError) as caught:
+        domain.parse_export_cursor("nonsense")
+    assert "after" in caught.value.details
