@@ -43,6 +43,7 @@ WRITE_BATCH = 1000
 class ReadModel(Repository):
     indexes = {
         MODELS: [([("deleted", 1), ("name", 1), ("version_key", -1)], {}),
+                 ([("sort_key", 1)], {}),
                  ([("department", 1), ("name", 1)], {}),
                  ([("region", 1), ("name", 1)], {})],
         DEPLOYMENTS: [([("deleted", 1), ("name", 1)], {}),
@@ -61,6 +62,7 @@ class ReadModel(Repository):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.start_requested = False
         self._locks: dict[str, Semaphore] = {}
+        self.ticks = 0
 
     # -- objects (conditional upserts) ---------------------------------------------
 
@@ -251,8 +253,44 @@ class ReadModel(Repository):
     def activity(self, limit: int) -> list[dict]:
         return list(self.db[ACTIVITY].find({}).sort([("at", DESCENDING)]).limit(limit))
 
+    # The unfiltered model-performance report pages through a directory of every tenth
+    # sort key (one small document, refreshed within a tick of a model change): each
+    # page is then a bounded range of the sort_key index, never a sort of every model.
+
+    def mark_models_changed(self) -> None:
+        self.db[META].update_one({"_id": "model_pages"}, {"$set": {"dirty": True}},
+                                 upsert=True)
+
+    def refresh_model_directory(self, force: bool = False) -> None:
+        if not force and self.db[META].find_one_and_update(
+                {"_id": "model_pages", "dirty": True}, {"$set": {"dirty": False}}) is None:
+            return
+        keys = sorted(d["sort_key"] for d in self.db[MODELS].find(
+            {"deleted": False}, {"sort_key": 1}) if d.get("sort_key") is not None)
+        self.db[META].update_one(
+            {"_id": "model_pages"},
+            {"$set": {"keys": keys[::domain.DIRECTORY_STEP], "total": len(keys)}}, upsert=True)
+
+    def _directory_page(self, page: int, per_page: int) -> tuple[list[dict], int] | None:
+        directory = self.db[META].find_one({"_id": "model_pages"}) or {}
+        if "keys" not in directory:
+            return None
+        total = int(directory.get("total") or 0)
+        span = domain.directory_slice(directory["keys"], total, page, per_page)
+        if span is None:
+            return [], total
+        low, high, offset = span
+        bound = {"$gte": low, **({"$lt": high} if high is not None else {})}
+        docs = sorted(self.db[MODELS].find({"sort_key": bound, "deleted": False}),
+                      key=lambda d: d["sort_key"])
+        return docs[offset:offset + per_page], total
+
     def model_page(self, where: dict[str, Any], page: int, per_page: int
                    ) -> tuple[list[dict], int]:
+        if not where:
+            found = self._directory_page(page, per_page)
+            if found is not None:
+                return found
         query = {"deleted": False, **where}
         cursor = (self.db[MODELS].find(query)
                   .sort([("name", ASCENDING), ("version_key", DESCENDING)])

@@ -250,8 +250,35 @@ def version_key(version: Any) -> str:
     return ".".join(f"{p:08d}" for p in parts) + ("~" + pre if pre else "~~")
 
 
+def _descending(text: str) -> str:
+    """A text that sorts in the reverse order of ``text`` (printable ASCII)."""
+    return "".join(chr(0x20 + 0x7E - min(max(ord(c), 0x20), 0x7E)) for c in text)
+
+
+def sort_key(model: dict[str, Any]) -> str:
+    """The order of the model-performance report as one ascending text: name, then the
+    newest version first."""
+    return f"{model.get('name') or ''}\x01{_descending(version_key(model.get('version')))}"
+
+
+DIRECTORY_STEP = 10
+
+
+def directory_slice(keys: list[str], total: int, page: int, per_page: int
+                    ) -> tuple[str, str | None, int] | None:
+    """The bounded ``sort_key`` range holding a page, from every DIRECTORY_STEP-th key:
+    ``(low, high or None, offset of the page's first row in that range)``."""
+    start = (page - 1) * per_page
+    if start >= total or not keys:
+        return None
+    first = start // DIRECTORY_STEP
+    last = (start + per_page) // DIRECTORY_STEP + 1
+    return keys[first], keys[last] if last < len(keys) else None, start - first * DIRECTORY_STEP
+
+
 def slim_model(model: dict[str, Any]) -> dict[str, Any]:
     out = {key: model.get(key) for key in MODEL_FIELDS}
+    out["sort_key"] = sort_key(model)
     out["metrics"] = {k: v for k, v in (model.get("metrics") or {}).items()
                       if isinstance(v, int | float) and not isinstance(v, bool)}
     out["version_key"] = version_key(model.get("version"))

@@ -109,7 +109,10 @@ class ReportingService:
         stale = utcnow() - timedelta(seconds=float(self.config.get("REPORTING_STALE_S", 60)))
         if self.repo.claim_rebuild(self.repo.owner, stale):
             self._rebuild()
-        self.repo.trim_activity()
+        self.repo.refresh_model_directory()
+        self.repo.ticks += 1
+        if self.repo.ticks % 60 == 1:
+            self.repo.trim_activity()
 
     def _export(self, proxy, method: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -179,6 +182,7 @@ class ReportingService:
         objects = {"model": slim_models, "deployment": list(slim_deployments.values()),
                    "execution": slim_executions}
         self.repo.replace_all(objects, figures.result(), self.repo.owner)
+        self.repo.refresh_model_directory(force=True)
         self.analytics.replace({"model": models, "deployment": deployments,
                                 "execution": executions})
         activity = [domain.activity_entry("model_created", m, m.get("created_by"),
@@ -218,6 +222,7 @@ class ReportingService:
             self.repo.apply(domain.difference(domain.model_contributions(before),
                                               domain.model_contributions(model)))
             self.analytics.upsert("model", model)
+            self.repo.mark_models_changed()
             self.repo.add_activity(domain.activity_entry(
                 event, model, self._who(model.get("created_by")), model.get("updated_at")))
         EVENTS_APPLIED.labels(event, "applied" if applied else "stale").inc()
@@ -235,6 +240,7 @@ class ReportingService:
         if applied:
             self.repo.apply(domain.difference(domain.model_contributions(before), ()))
             self.analytics.delete("model", model_id)
+            self.repo.mark_models_changed()
         self.repo.add_activity(domain.activity_entry(
             events.MODEL_DELETED, {"id": model_id, **(payload or {})}, self._who(None),
             isoformat(utcnow())))

@@ -102,3 +102,23 @@ def test_a_rebuild_total_is_the_sum_of_the_contributions():
     merged = {(c, k): i for c, k, _, i in totals.result()}
     assert merged[("counters", "executions|succeeded")] == {"n": 3}
     assert merged[("model_days", "m1|all")]["rows"] == 15
+
+
+def test_the_report_order_is_name_then_newest_version():
+    models = [{"name": "b", "version": "1.0.0"}, {"name": "a", "version": "1.9.0"},
+              {"name": "a", "version": "1.10.0"}, {"name": "a b", "version": "2.0.0"}]
+    ordered = sorted(models, key=domain.sort_key)
+    assert [(m["name"], m["version"]) for m in ordered] == [
+        ("a", "1.10.0"), ("a", "1.9.0"), ("a b", "2.0.0"), ("b", "1.0.0")]
+
+
+def test_a_page_is_a_bounded_range_of_the_directory():
+    keys = [f"k{i:04d}" for i in range(0, 1000)]
+    directory = keys[::domain.DIRECTORY_STEP]
+    low, high, offset = domain.directory_slice(directory, len(keys), page=3, per_page=25)
+    page = [k for k in keys if low <= k and (high is None or k < high)][offset:offset + 25]
+    assert page == keys[50:75]
+    low, high, offset = domain.directory_slice(directory, len(keys), page=40, per_page=25)
+    assert high is None
+    assert [k for k in keys if low <= k][offset:offset + 25] == keys[975:1000]
+    assert domain.directory_slice(directory, len(keys), page=41, per_page=25) is None
