@@ -68,7 +68,8 @@ class ReadModel(Repository):
 
     def lock(self, object_id: str) -> Semaphore:
         """One event at a time per object in this replica (events of one execution come
-        in bursts: queued, started, succeeded)."""
+        in bursts: queued, started, succeeded): the read model and the analytics row are
+        written in the order the states were applied."""
         lock = self._locks.get(object_id)
         if lock is None:
             if len(self._locks) > 10_000:
@@ -80,17 +81,16 @@ class ReadModel(Repository):
               fields: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         """Upsert ``fields`` if ``guard`` holds: ``(applied, previous document)``."""
         query = {"_id": object_id, **guard}
-        with self.lock(f"{collection}:{object_id}"):
-            try:
-                before = self.db[collection].find_one_and_update(
-                    query, {"$set": fields}, upsert=True, return_document=ReturnDocument.BEFORE)
-            except DuplicateKeyError:
-                # There is a document the guard refuses (a newer state, a tombstone), or
-                # another replica inserted it just now: decide again without inserting.
-                before = self.db[collection].find_one_and_update(
-                    query, {"$set": fields}, return_document=ReturnDocument.BEFORE)
-                if before is None:
-                    return False, None
+        try:
+            before = self.db[collection].find_one_and_update(
+                query, {"$set": fields}, upsert=True, return_document=ReturnDocument.BEFORE)
+        except DuplicateKeyError:
+            # There is a document the guard refuses (a newer state, a tombstone), or
+            # another replica inserted it just now: decide again without inserting.
+            before = self.db[collection].find_one_and_update(
+                query, {"$set": fields}, return_document=ReturnDocument.BEFORE)
+            if before is None:
+                return False, None
         return True, before
 
     @staticmethod

@@ -216,12 +216,14 @@ class ReportingService:
             log.warning("model event without a model dropped: %r", payload)
             return
         self._guard("model")
-        applied, before, _ = self.repo.put_model(model)
-        event = events.MODEL_CREATED if before is None else events.MODEL_UPDATED
+        with self.repo.lock(f"model:{model['id']}"):
+            applied, before, _ = self.repo.put_model(model)
+            event = events.MODEL_CREATED if before is None else events.MODEL_UPDATED
+            if applied:
+                self.repo.apply(domain.difference(domain.model_contributions(before),
+                                                  domain.model_contributions(model)))
+                self.analytics.upsert("model", model)
         if applied:
-            self.repo.apply(domain.difference(domain.model_contributions(before),
-                                              domain.model_contributions(model)))
-            self.analytics.upsert("model", model)
             self.repo.mark_models_changed()
             self.repo.add_activity(domain.activity_entry(
                 event, model, self._who(model.get("created_by")), model.get("updated_at")))
@@ -236,10 +238,12 @@ class ReportingService:
             log.warning("model_deleted without model_id dropped: %r", payload)
             return
         self._guard(events.MODEL_DELETED)
-        applied, before = self.repo.remove(MODELS, model_id)
+        with self.repo.lock(f"model:{model_id}"):
+            applied, before = self.repo.remove(MODELS, model_id)
+            if applied:
+                self.repo.apply(domain.difference(domain.model_contributions(before), ()))
+                self.analytics.delete("model", model_id)
         if applied:
-            self.repo.apply(domain.difference(domain.model_contributions(before), ()))
-            self.analytics.delete("model", model_id)
             self.repo.mark_models_changed()
         self.repo.add_activity(domain.activity_entry(
             events.MODEL_DELETED, {"id": model_id, **(payload or {})}, self._who(None),
@@ -256,12 +260,14 @@ class ReportingService:
             log.warning("deployment event without a deployment dropped: %r", payload)
             return
         self._guard("deployment")
-        applied, before, _ = self.repo.put_deployment(deployment)
-        event = self._deployment_event(before, deployment)
+        with self.repo.lock(f"deployment:{deployment['id']}"):
+            applied, before, _ = self.repo.put_deployment(deployment)
+            event = self._deployment_event(before, deployment)
+            if applied:
+                self.repo.apply(domain.difference(domain.deployment_contributions(before),
+                                                  domain.deployment_contributions(deployment)))
+                self.analytics.upsert("deployment", deployment)
         if applied:
-            self.repo.apply(domain.difference(domain.deployment_contributions(before),
-                                              domain.deployment_contributions(deployment)))
-            self.analytics.upsert("deployment", deployment)
             who = self._who(deployment.get("created_by"))
             self.repo.add_activity(domain.activity_entry(event, deployment, who,
                                                          deployment.get("updated_at")))
@@ -286,10 +292,11 @@ class ReportingService:
             log.warning("deployment_deleted without deployment_id dropped: %r", payload)
             return
         self._guard(events.DEPLOYMENT_DELETED)
-        applied, before = self.repo.remove(DEPLOYMENTS, deployment_id)
-        if applied:
-            self.repo.apply(domain.difference(domain.deployment_contributions(before), ()))
-            self.analytics.delete("deployment", deployment_id)
+        with self.repo.lock(f"deployment:{deployment_id}"):
+            applied, before = self.repo.remove(DEPLOYMENTS, deployment_id)
+            if applied:
+                self.repo.apply(domain.difference(domain.deployment_contributions(before), ()))
+                self.analytics.delete("deployment", deployment_id)
         self.repo.add_activity(domain.activity_entry(
             events.DEPLOYMENT_DELETED, {"id": deployment_id, "name": (before or {}).get("name")},
             self._who(None), isoformat(utcnow())))
@@ -315,12 +322,13 @@ class ReportingService:
             return
         event = f"execution_{execution.get('status')}"
         self._guard(event)
-        applied, before, slim = self.repo.put_execution(execution)
-        if applied:
-            self.repo.apply(domain.difference(domain.execution_contributions(before),
-                                              domain.execution_contributions(slim)))
-            self.repo.set_last_run(execution)
-            self.analytics.upsert("execution", execution)
+        with self.repo.lock(f"execution:{execution['id']}"):
+            applied, before, slim = self.repo.put_execution(execution)
+            if applied:
+                self.repo.apply(domain.difference(domain.execution_contributions(before),
+                                                  domain.execution_contributions(slim)))
+                self.repo.set_last_run(execution)
+                self.analytics.upsert("execution", execution)
         if applied and execution.get("status") != "running":
             self.repo.add_activity(domain.activity_entry(
                 event, execution, execution.get("created_by"),
