@@ -98,7 +98,11 @@ def rebuild(plat: Platform, session) -> float:
     asked = session.post(plat.api("/reports/rebuild"), headers=headers, timeout=60)
     asked.raise_for_status()
     while True:
-        state = session.get(plat.api("/reports/rebuild"), headers=headers, timeout=60).json()
+        time.sleep(1)
+        answer = session.get(plat.api("/reports/rebuild"), headers=headers, timeout=60)
+        if answer.status_code != 200:  # the database is busy with the rebuild: ask again
+            continue
+        state = answer.json()
         if state["state"] in ("succeeded", "failed") and not state["requested"] and \
                 state["finished_at"] and state["started_at"] and \
                 datetime.fromisoformat(state["started_at"].replace("Z", "+00:00")) \
@@ -108,7 +112,6 @@ def rebuild(plat: Platform, session) -> float:
             return time.monotonic() - began
         if time.monotonic() - began > 1800:
             raise RuntimeError("rebuild did not finish in 30 minutes")
-        time.sleep(1)
 
 
 def run(argv: list[str] | None = None) -> Report:
