@@ -51,7 +51,8 @@ class ReadModel(Repository):
                       ([("region", 1), ("name", 1)], {}),
                       ([("last_run_at", 1)], {})],
         COUNTERS: [([("group", 1)], {})],
-        BUCKETS: [([("grain", 1), ("start", 1)], {})],
+        BUCKETS: [([("grain", 1), ("start", 1)], {}),
+                  ([("department", 1), ("region", 1), ("grain", 1), ("start", 1)], {})],
         MODEL_DAYS: [([("model_id", 1), ("day", 1)], {})],
         ACTIVITY: [([("at", -1)], {})],
     }
@@ -245,8 +246,9 @@ class ReadModel(Repository):
         return list(self.db[COUNTERS].find({"group": group, **(where or {})}))
 
     def buckets(self, grain: str, start: datetime, end: datetime,
-                where: dict[str, str]) -> list[dict]:
-        return list(self.db[BUCKETS].find(domain.bucket_match(grain, start, end, where),
+                where: dict[str, str], per_department: bool = False) -> list[dict]:
+        match = domain.bucket_match(grain, start, end, where, per_department)
+        return list(self.db[BUCKETS].find(match,
                                           {"hist": 1, "status": 1, "rows": 1, "compute_s": 1,
                                            "start": 1, "department": 1, "timed": 1}))
 
@@ -299,8 +301,10 @@ class ReadModel(Repository):
 
     def model_stats(self, model_ids: list[str], start: datetime | None,
                     end: datetime | None) -> dict[str, list[dict]]:
-        query: dict[str, Any] = {"model_id": {"$in": model_ids}}
-        query["day"] = {"$gte": start, "$lt": end} if start else None
+        if start is None:  # all time: one document per model, by its key
+            query: dict[str, Any] = {"_id": {"$in": [f"{m}|all" for m in model_ids]}}
+        else:
+            query = {"model_id": {"$in": model_ids}, "day": {"$gte": start, "$lt": end}}
         out: dict[str, list[dict]] = {}
         for doc in self.db[MODEL_DAYS].find(query):
             out.setdefault(doc["model_id"], []).append(doc)

@@ -31,6 +31,7 @@ FINAL = ("succeeded", "failed", "cancelled", "timed_out")
 TRIGGERS = ("manual", "schedule", "rerun", "api")
 INTERVALS = ("hour", "day", "week")
 NONE = "(none)"  # the department / region of something that has none
+ALL = "*"  # a bucket summed over every department (or region): one read, not forty
 
 # Execution rank: an older event (lower rank) never overwrites a newer state.
 RANK = {"queued": 0, "running": 1}
@@ -176,9 +177,10 @@ def execution_contributions(execution: dict[str, Any] | None) -> list[Contributi
             incs[f"hist.{hist_index(float(duration))}"] = 1
     for grain, floor in (("hour", floor_hour), ("day", floor_day)):
         start = floor(created)
-        out.append(("buckets", f"{grain}|{start.isoformat()}|{dep}|{reg}",
-                    {"grain": grain, "start": start, "department": dep, "region": reg},
-                    dict(incs)))
+        for d, r in ((dep, reg), (dep, ALL), (ALL, reg), (ALL, ALL)):
+            out.append(("buckets", f"{grain}|{start.isoformat()}|{d}|{r}",
+                        {"grain": grain, "start": start, "department": d, "region": r},
+                        dict(incs)))
     model_id = execution.get("model_id")
     if model_id:
         model_incs = {k: v for k, v in incs.items() if not k.startswith(("hist.", "trigger."))}
@@ -428,9 +430,15 @@ def trend_query(query: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"interval": interval, "from": start, "to": end, **filters(query)}
 
 
-def bucket_match(grain: str, start: datetime, end: datetime, where: dict[str, str]
-                 ) -> dict[str, Any]:
-    return {"grain": grain, "start": {"$gte": start, "$lt": end}, **where}
+def bucket_match(grain: str, start: datetime, end: datetime, where: dict[str, str],
+                 per_department: bool = False) -> dict[str, Any]:
+    """The buckets of a period: the roll-up of the filters asked (``*`` = all); with
+    ``per_department``, one per department (the ``*`` one is left out by the caller)."""
+    query: dict[str, Any] = {"grain": grain, "start": {"$gte": start, "$lt": end},
+                             "region": where.get("region", ALL)}
+    if where.get("department") or not per_department:
+        query["department"] = where.get("department", ALL)
+    return query
 
 
 def empty_point() -> dict[str, Any]:
@@ -502,7 +510,8 @@ def department_usage(spec: dict[str, Any], model_counters, deployment_counters, 
         if counter.get("key") == "active":
             entry["active_deployments"] += int(counter.get("n") or 0)
     for bucket in buckets:
-        add_bucket(row(bucket["department"])["point"], bucket)
+        if bucket["department"] != ALL:
+            add_bucket(row(bucket["department"])["point"], bucket)
     items = []
     for department in sorted(rows):
         entry = rows[department]

@@ -70,7 +70,7 @@ def department_usage(repo: ReadModel, query: dict[str, Any]) -> dict[str, Any]:
     spec = {"from": start, "to": end, **where}
     return domain.department_usage(spec, repo.counters("models_dr", where),
                                    repo.counters("deployments", where),
-                                   repo.buckets("day", start, end, where))
+                                   repo.buckets("day", start, end, where, per_department=True))
 
 
 def _page(query: dict[str, Any]) -> tuple[int, int]:
