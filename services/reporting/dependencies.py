@@ -36,7 +36,7 @@ MODELS, DEPLOYMENTS, EXECUTIONS = "rpt_models", "rpt_deployments", "rpt_executio
 COUNTERS, BUCKETS, MODEL_DAYS = "rpt_counters", "rpt_buckets", "rpt_model_days"
 ACTIVITY, META = "rpt_activity", "rpt_meta"
 COLLECTIONS = {"counters": COUNTERS, "buckets": BUCKETS, "model_days": MODEL_DAYS}
-ACTIVITY_KEPT = 500
+ACTIVITY_KEPT = 200
 WRITE_BATCH = 1000
 
 
@@ -246,8 +246,8 @@ class ReadModel(Repository):
         return list(self.db[COUNTERS].find({"group": group, **(where or {})}))
 
     def buckets(self, grain: str, start: datetime, end: datetime,
-                where: dict[str, str], per_department: bool = False) -> list[dict]:
-        match = domain.bucket_match(grain, start, end, where, per_department)
+                where: dict[str, str]) -> list[dict]:
+        match = domain.bucket_match(grain, start, end, where)
         return list(self.db[BUCKETS].find(match,
                                           {"hist": 1, "status": 1, "rows": 1, "compute_s": 1,
                                            "start": 1, "department": 1, "timed": 1}))

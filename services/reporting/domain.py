@@ -165,6 +165,9 @@ def execution_contributions(execution: dict[str, Any] | None) -> list[Contributi
     if created is None:
         return out
     dep, reg = dim(execution.get("department")), dim(execution.get("region"))
+    # Which departments have runs (department-usage reads their buckets one by one).
+    out.append(("counters", f"executions_dep|{dep}", {"group": "executions_dep", "key": dep},
+                {"n": 1}))
     incs: dict[str, float] = {f"status.{status}": 1,
                               f"trigger.{dim(execution.get('trigger'))}": 1}
     if status in FINAL:
@@ -430,15 +433,12 @@ def trend_query(query: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"interval": interval, "from": start, "to": end, **filters(query)}
 
 
-def bucket_match(grain: str, start: datetime, end: datetime, where: dict[str, str],
-                 per_department: bool = False) -> dict[str, Any]:
-    """The buckets of a period: the roll-up of the filters asked (``*`` = all); with
-    ``per_department``, one per department (the ``*`` one is left out by the caller)."""
-    query: dict[str, Any] = {"grain": grain, "start": {"$gte": start, "$lt": end},
-                             "region": where.get("region", ALL)}
-    if where.get("department") or not per_department:
-        query["department"] = where.get("department", ALL)
-    return query
+def bucket_match(grain: str, start: datetime, end: datetime, where: dict[str, str]
+                 ) -> dict[str, Any]:
+    """The buckets of a period: the roll-up of the filters asked (``*`` = all), one
+    bounded range of the (department, region, grain, start) index."""
+    return {"department": where.get("department", ALL), "region": where.get("region", ALL),
+            "grain": grain, "start": {"$gte": start, "$lt": end}}
 
 
 def empty_point() -> dict[str, Any]:

@@ -68,9 +68,16 @@ def department_usage(repo: ReadModel, query: dict[str, Any]) -> dict[str, Any]:
     where = domain.filters(query)
     start, end = domain.period(query, "day", utcnow(), timedelta(days=30))
     spec = {"from": start, "to": end, **where}
-    return domain.department_usage(spec, repo.counters("models_dr", where),
-                                   repo.counters("deployments", where),
-                                   repo.buckets("day", start, end, where, per_department=True))
+    models, deployments = repo.counters("models_dr", where), repo.counters("deployments", where)
+    if where.get("department"):
+        departments = {where["department"]}
+    else:
+        departments = {c["department"] for c in models + deployments if c.get("n")}
+        departments |= {c["key"] for c in repo.counters("executions_dep") if c.get("n")}
+    buckets: list[dict[str, Any]] = []
+    for department in sorted(departments):  # one bounded index range per department
+        buckets += repo.buckets("day", start, end, {**where, "department": department})
+    return domain.department_usage(spec, models, deployments, buckets)
 
 
 def _page(query: dict[str, Any]) -> tuple[int, int]:

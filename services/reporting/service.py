@@ -111,7 +111,7 @@ class ReportingService:
             self._rebuild()
         self.repo.refresh_model_directory()
         self.repo.ticks += 1
-        if self.repo.ticks % 60 == 1:
+        if self.repo.ticks % 10 == 1:
             self.repo.trim_activity()
 
     def _export(self, proxy, method: str) -> list[dict[str, Any]]:
@@ -190,7 +190,7 @@ class ReportingService:
         activity += [domain.activity_entry("deployment_created", d, d.get("created_by"),
                                            d.get("created_at")) for d in deployments]
         activity += [domain.activity_entry("execution_queued", e, e.get("created_by"),
-                                           e.get("created_at")) for e in executions[-500:]]
+                                           e.get("created_at")) for e in executions[-200:]]
         self.repo.seed_activity([a for a in activity if a])
         return {"models": len(models), "deployments": len(deployments),
                 "executions": len(executions)}
