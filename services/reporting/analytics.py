@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
 
+from shared.config import analytics_db_url
+
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
@@ -93,10 +95,6 @@ def row_of(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             value = str(value)
         row[name] = value
     return row
-
-
-def default_url(var_dir: str) -> str:
-    return f"sqlite:///{os.path.join(var_dir, 'analytics', 'analytics.db')}"
 
 
 class AnalyticsStore:
@@ -175,7 +173,8 @@ class Analytics(DependencyProvider):
 
     def setup(self) -> None:
         config = self.container.config
-        url = config.get("ANALYTICS_DB_URL") or default_url(config.get("VAR_DIR") or "var")
+        # The one rule Superset's side reads too (shared.config.analytics_db_url).
+        url = config.get("ANALYTICS_DB_URL") or analytics_db_url()
         self.store = AnalyticsStore(url)
 
     def stop(self) -> None:
