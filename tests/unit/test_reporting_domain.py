@@ -122,3 +122,13 @@ def test_a_page_is_a_bounded_range_of_the_directory():
     assert high is None
     assert [k for k in keys if low <= k][offset:offset + 25] == keys[975:1000]
     assert domain.directory_slice(directory, len(keys), page=41, per_page=25) is None
+
+
+def test_the_analytics_copy_defaults_to_a_sqlite_file_under_var_dir(monkeypatch, tmp_path):
+    from shared.config import analytics_db_url
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("ANALYTICS_DB_URL", raising=False)
+    assert analytics_db_url() == f"sqlite:///{tmp_path}/analytics/analytics.db"
+    monkeypatch.setenv("ANALYTICS_DB_URL", "postgresql+psycopg://a:b@db/analytics")
+    assert analytics_db_url() == "postgresql+psycopg://a:b@db/analytics"
