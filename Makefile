@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 run: install
 	$(PY) -m scripts.launcher
 
-test: install test-prereqs
+test: install test-prereqs superset-install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -40,6 +40,12 @@ test-prereqs:
 # The demo models, into a platform that is already running (make run seeds by itself).
 seed: install
 	$(PY) -m scripts.seed
+
+# Apache Superset in its own venv (.venv-superset/), from deploy/superset/requirements.txt:
+# once (~2 min from PyPI), again only when that file changes. make run installs it too.
+.PHONY: superset-install
+superset-install: install
+	$(PY) -m scripts.superset install
 
 # Forget the embedded database and the logs (the next make run starts empty).
 clean-data:

@@ -64,6 +64,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("deployer", "DEPLOYER_METRICS_PORT"),
     ServiceSpec("runner", "RUNNER_METRICS_PORT"),
     ServiceSpec("scheduler", "SCHEDULER_METRICS_PORT"),
+    ServiceSpec("admin", "ADMIN_METRICS_PORT"),
     ServiceSpec("reporting", "REPORTING_METRICS_PORT"),
 )
 GATEWAY = "gateway"
@@ -347,6 +348,13 @@ class Launcher:
         except Exception as exc:  # the platform is usable without the demo models
             self.say(f"WARNING: seeding the demo data failed: {exc.__class__.__name__}: {exc}")
 
+    def start_superset(self) -> None:
+        """Apache Superset, in the background (scripts/superset.py): never waited for, not
+        a supervised child (its failure does not stop the platform), stopped at exit."""
+        from scripts import superset
+
+        superset.start_in_background(log=self.say)
+
     def banner(self) -> None:
         lines = [
             "",
@@ -420,6 +428,7 @@ class Launcher:
             self.start_children(mongo_uri)
             self.wait_healthy(float(setting("STARTUP_TIMEOUT_S")))
             self.seed()
+            self.start_superset()
             self.banner()
             self.watch()
         except LaunchError as exc:

@@ -48,6 +48,27 @@ EXECUTION_EVENTS = (
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
 USER_UPDATED = "user_updated"
+# auth, sign-ins (contract C2), after the fact ("at" and "until": ISO UTC; "client":
+# the remote IP; "reason": "invalid_credentials" | "locked" | "inactive"):
+LOGIN_SUCCEEDED = "login_succeeded"  # payload: {"username", "user_id", "client_id", "client", "at"}
+LOGIN_FAILED = "login_failed"  # payload: {"username", "client_id", "client", "at", "reason"}
+USER_LOCKED_OUT = "user_locked_out"  # payload: {"username", "until", "failures"}
+
+# runner — a running execution was asked to stop (payload: {"execution"}); the final
+# execution_cancelled follows from the replica that runs it.
+EXECUTION_CANCEL_REQUESTED = "execution_cancel_requested"
+# runner — an online prediction was answered: {"deployment_id", "model_id", "department",
+# "instances" (how many rows)}; never the rows themselves.
+PREDICTION_SERVED = "prediction_served"
+
+# admin — settings_changed {"settings": <every setting>, "changed": [keys], "version",
+#                            "previous": {key: old value of each changed key}}
+SETTINGS_CHANGED = "settings_changed"
+# admin — {"integration": <integration dict without secret>}; deleted: {"integration_id"}
+INTEGRATION_CREATED = "integration_created"
+INTEGRATION_UPDATED = "integration_updated"
+INTEGRATION_DELETED = "integration_deleted"
+INTEGRATION_TESTED = "integration_tested"
 
 
 def on_events(source_service: str, event_types: Iterable[str], **kwargs: Any) -> Callable:

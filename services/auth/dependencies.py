@@ -83,6 +83,7 @@ def _user_from_doc(doc: dict[str, Any]) -> User:
         role=doc["role"],
         active=bool(doc.get("active", True)),
         password_hash=doc["password_hash"],
+        password_temporary=bool(doc.get("password_temporary", False)),
         created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"),
     )
@@ -98,6 +99,8 @@ class Session:
     scope: str
     started_at: datetime
     expires_at: datetime
+    #: The nonce of the last authorization request (put in refreshed ID tokens).
+    nonce: str | None = None
 
 
 def _session_from_doc(doc: dict[str, Any]) -> Session:
@@ -108,6 +111,7 @@ def _session_from_doc(doc: dict[str, Any]) -> Session:
         scope=doc.get("scope", domain.DEFAULT_SCOPE),
         started_at=doc["started_at"],
         expires_at=doc["expires_at"],
+        nonce=doc.get("nonce"),
     )
 
 
@@ -123,6 +127,8 @@ class UserRepository(Repository):
         "auth_sessions": [
             # MongoDB purges expired sessions itself; lookups also check expiry.
             ([("expires_at", ASCENDING)], {"expireAfterSeconds": 0}),
+            # The browser's SSO cookie finds its session by the cookie's hash.
+            ([("sso_hash", ASCENDING)], {"sparse": True}),
         ],
     }
 
@@ -144,6 +150,7 @@ class UserRepository(Repository):
         first_name: str,
         last_name: str,
         active: bool = True,
+        password_temporary: bool = False,
     ) -> User:
         """Insert a user; ``DuplicateKeyError`` when the username is taken,
         ``ValueError`` for a role that is not the realm's."""
@@ -156,6 +163,7 @@ class UserRepository(Repository):
             "role": domain.check_role(role),
             "active": active,
             "password_hash": hash_password(password),
+            "password_temporary": password_temporary,
             "created_at": now,
             "updated_at": now,
         }
@@ -228,9 +236,34 @@ class UserRepository(Repository):
             )
         return user
 
+    def set_password(self, user_id: str, password: str, *, temporary: bool = False) -> bool:
+        """Replace a user's password (and its ``temporary`` flag); whether the user exists."""
+        result = self.users.update_one(
+            {"_id": ObjectId(user_id)},
+            {
+                "$set": {
+                    "password_hash": hash_password(password),
+                    "password_temporary": temporary,
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+        return result.matched_count == 1
+
     # sessions ---------------------------------------------------------------
 
-    def open_session(self, user: User, client_id: str, scope: str, max_age_s: int) -> Session:
+    def open_session(
+        self,
+        user: User,
+        client_id: str,
+        scope: str,
+        max_age_s: int,
+        *,
+        sso_hash: str | None = None,
+        nonce: str | None = None,
+    ) -> Session:
+        """A new login session; ``sso_hash`` (browser logins) is the hash of the
+        SSO cookie that finds it again."""
         now = utcnow()
         doc = {
             "_id": domain.new_id(),
@@ -241,6 +274,9 @@ class UserRepository(Repository):
             "last_refresh": now,
             "expires_at": now + timedelta(seconds=max_age_s),
         }
+        if sso_hash is not None:
+            doc["sso_hash"] = sso_hash
+            doc["nonce"] = nonce
         self.sessions.insert_one(doc)
         # The embedded database may not honour TTL indexes: purge as we go.
         self.sessions.delete_many({"expires_at": {"$lt": now}})
@@ -260,6 +296,28 @@ class UserRepository(Repository):
             return_document=ReturnDocument.AFTER,
         )
         return _session_from_doc(doc) if doc else None
+
+    def find_sso_session(self, sso_hash: str, idle_s: int) -> Session | None:
+        """The live browser session whose SSO cookie hashes to ``sso_hash``, marked used;
+        None when it expired or went unused for ``idle_s`` (Keycloak's SSO Session Idle)."""
+        now = utcnow()
+        doc = self.sessions.find_one_and_update(
+            {
+                "sso_hash": sso_hash,
+                "expires_at": {"$gt": now},
+                "last_refresh": {"$gt": now - timedelta(seconds=idle_s)},
+            },
+            {"$set": {"last_refresh": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _session_from_doc(doc) if doc else None
+
+    def find_session(self, session_id: str) -> Session | None:
+        doc = self.sessions.find_one({"_id": session_id, "expires_at": {"$gt": utcnow()}})
+        return _session_from_doc(doc) if doc else None
+
+    def set_session_nonce(self, session_id: str, nonce: str | None) -> None:
+        self.sessions.update_one({"_id": session_id}, {"$set": {"nonce": nonce}})
 
     def close_session(self, session_id: str) -> bool:
         return self.sessions.delete_one({"_id": session_id}).deleted_count == 1

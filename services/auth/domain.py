@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from jose import jwt
 from jose.backends.base import Key
@@ -39,7 +40,15 @@ SESSION_MAX_S = 10 * 3600
 
 GRANT_PASSWORD = "password"
 GRANT_REFRESH = "refresh_token"
-GRANT_TYPES: tuple[str, ...] = (GRANT_PASSWORD, GRANT_REFRESH)
+GRANT_CODE = "authorization_code"
+GRANT_TYPES: tuple[str, ...] = (GRANT_CODE, GRANT_PASSWORD, GRANT_REFRESH)
+#: PKCE: only S256 (RFC 7636 §4.2); ``plain`` is refused, as the web client demands.
+PKCE_METHODS: tuple[str, ...] = ("S256",)
+#: The browser-facing URL of the gateway / web app by default (``PUBLIC_URL``).
+DEFAULT_PUBLIC_URL = "http://localhost:3000"
+#: Where the web app receives the code, and where it lands after logout (contract C1).
+WEB_CALLBACK_PATH = "/auth/callback"
+WEB_POST_LOGOUT_PATH = "/"
 
 
 @dataclass(frozen=True)
@@ -51,33 +60,53 @@ class Client:
     direct_access_grants: bool
     redirect_uris: tuple[str, ...] = ()
     web_origins: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @property
     def grant_types(self) -> tuple[str, ...]:
-        # Only the grants this issuer implements; authorization_code comes later.
-        grants = (GRANT_PASSWORD,) if self.direct_access_grants else ()
+        grants = (GRANT_CODE,) if self.standard_flow else ()
+        grants += (GRANT_PASSWORD,) if self.direct_access_grants else ()
         return (*grants, GRANT_REFRESH)
 
 
-#: ml-platform-web also accepts the password grant: the web app logs in with it
-#: until the login page + authorization code flow land. The realm export mirrors
-#: this (directAccessGrantsEnabled) so both issuers behave the same.
-CLIENTS: dict[str, Client] = {
-    CLIENT_WEB: Client(
-        CLIENT_WEB,
-        standard_flow=True,
-        direct_access_grants=True,
-        redirect_uris=("http://localhost:3000/*",),
-        web_origins=("http://localhost:3000",),
-    ),
-    CLIENT_CLI: Client(CLIENT_CLI, standard_flow=False, direct_access_grants=True),
-}
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (a web origin, as CORS compares them)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
-#: Browser origins allowed to call the issuer (CORS), by default the clients' webOrigins.
-WEB_ORIGINS: tuple[str, ...] = tuple(
-    sorted({origin for client in CLIENTS.values() for origin in client.web_origins})
-)
+def clients_for(public_url: str) -> dict[str, Client]:
+    """The realm's clients for a platform whose web app answers at ``public_url``.
+
+    ``ml-platform-web`` uses the authorization code flow with PKCE only: its
+    redirect and post-logout URIs are exact (no wildcard), derived from the
+    public URL so a platform on other ports works too. ``ml-platform-cli``
+    (scripts, the SDK) keeps the password grant.
+    """
+    public = public_url.rstrip("/")
+    return {
+        CLIENT_WEB: Client(
+            CLIENT_WEB,
+            standard_flow=True,
+            direct_access_grants=False,
+            redirect_uris=(f"{public}{WEB_CALLBACK_PATH}",),
+            web_origins=(origin_of(public),),
+            post_logout_redirect_uris=(f"{public}{WEB_POST_LOGOUT_PATH}",),
+        ),
+        CLIENT_CLI: Client(CLIENT_CLI, standard_flow=False, direct_access_grants=True),
+    }
+
+
+#: The clients with the default public URL (what the Keycloak realm export ships).
+CLIENTS: dict[str, Client] = clients_for(DEFAULT_PUBLIC_URL)
+
+
+def web_origins_of(clients: Mapping[str, Client]) -> tuple[str, ...]:
+    """Browser origins allowed to call the issuer (CORS): the clients' webOrigins."""
+    return tuple(sorted({origin for client in clients.values() for origin in client.web_origins}))
+
+
+WEB_ORIGINS: tuple[str, ...] = web_origins_of(CLIENTS)
 
 
 def parse_origins(value: str) -> tuple[str, ...]:
@@ -128,6 +157,9 @@ class User:
     role: str
     active: bool
     password_hash: str = field(repr=False)
+    #: Keycloak's ``temporary`` credential: the user must choose a new password
+    #: at the next browser login.
+    password_temporary: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -158,11 +190,15 @@ def normalize_username(username: str) -> str:
 class OAuthError(Exception):
     """An OAuth2 error response (RFC 6749 §5.2) with Keycloak's wording."""
 
-    def __init__(self, error: str, description: str, status: int = 400):
+    def __init__(
+        self, error: str, description: str, status: int = 400,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
         self.status = status
+        self.headers = headers or {}
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
@@ -171,6 +207,21 @@ class OAuthError(Exception):
 def invalid_credentials() -> OAuthError:
     # One answer for unknown user and wrong password: no username enumeration.
     return OAuthError("invalid_grant", "Invalid user credentials", 401)
+
+
+def rate_limited(retry_after_s: int) -> OAuthError:
+    """A user name locked by the brute-force protection (429, ``Retry-After``)."""
+    return OAuthError(
+        "rate_limited",
+        f"Too many failed login attempts: try again in {retry_after_s} s",
+        429,
+        {"Retry-After": str(retry_after_s)},
+    )
+
+
+def account_not_set_up() -> OAuthError:
+    """A temporary password: the user must choose a new one in the browser first."""
+    return OAuthError("invalid_grant", "Account is not fully set up", 400)
 
 
 def invalid_client() -> OAuthError:
@@ -206,6 +257,16 @@ class RefreshGrant:
     refresh_token: str
 
 
+@dataclass(frozen=True)
+class CodeGrant:
+    """``grant_type=authorization_code``: the code, and what it must be bound to."""
+
+    client: Client
+    code: str
+    redirect_uri: str
+    code_verifier: str
+
+
 def _param(form: Mapping[str, str], name: str) -> str:
     value = form.get(name)
     if value is None or value == "":
@@ -221,7 +282,9 @@ def grant_type_label(form: Mapping[str, str]) -> str:
     return grant_type if grant_type in GRANT_TYPES else "unsupported"
 
 
-def parse_token_request(form: Mapping[str, str]) -> PasswordGrant | RefreshGrant:
+def parse_token_request(
+    form: Mapping[str, str], clients: Mapping[str, Client] = CLIENTS
+) -> PasswordGrant | RefreshGrant | CodeGrant:
     """Validate a token request's form parameters, in Keycloak's order.
 
     Raises ``OAuthError``: ``invalid_request`` (400) for a missing parameter,
@@ -230,7 +293,7 @@ def parse_token_request(form: Mapping[str, str]) -> PasswordGrant | RefreshGrant
     """
     grant_type = _param(form, "grant_type")
     client_id = _param(form, "client_id")
-    client = CLIENTS.get(client_id)
+    client = clients.get(client_id)
     if client is None:
         raise invalid_client()
     if grant_type not in client.grant_types:
@@ -241,6 +304,15 @@ def parse_token_request(form: Mapping[str, str]) -> PasswordGrant | RefreshGrant
             username=normalize_username(_param(form, "username")),
             password=_param(form, "password"),
             scope=effective_scope(form.get("scope")),
+        )
+    if grant_type == GRANT_CODE:
+        return CodeGrant(
+            client=client,
+            code=_param(form, "code"),
+            redirect_uri=_param(form, "redirect_uri"),
+            # Missing verifier: refused at redemption (PKCE is mandatory), with
+            # the code then spent, as a replay would be.
+            code_verifier=form.get("code_verifier") or "",
         )
     return RefreshGrant(client=client, refresh_token=_param(form, "refresh_token"))
 
@@ -263,6 +335,14 @@ class IssuerSettings:
     refresh_ttl_s: int = 1800
     session_max_s: int = SESSION_MAX_S
     web_origins: tuple[str, ...] = WEB_ORIGINS
+    clients: Mapping[str, Client] = field(default_factory=lambda: CLIENTS)
+    public_url: str = DEFAULT_PUBLIC_URL
+    #: Lifetime of an authorization code (Keycloak's accessCodeLifespan, 60 s).
+    code_ttl_s: int = 60
+    #: Lifetime of a login form / update-password step (Keycloak's
+    #: accessCodeLifespanLogin; shorter here).
+    login_ttl_s: int = 600
+    password_min_length: int = 8
 
 
 def new_id() -> str:
@@ -339,12 +419,22 @@ def refresh_claims(
 
 
 def id_token_claims(
-    user: User, client_id: str, settings: IssuerSettings, *, now: int, sid: str
+    user: User,
+    client_id: str,
+    settings: IssuerSettings,
+    *,
+    now: int,
+    sid: str,
+    auth_time: int | None = None,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """Claims of an ID token; ``auth_time`` is when the user signed in (the
+    session's start: it stays the same on refresh, as OIDC clients check), and
+    ``nonce`` the one of the authorization request, when there was one."""
+    claims = {
         "exp": now + settings.access_ttl_s,
         "iat": now,
-        "auth_time": now,
+        "auth_time": now if auth_time is None else auth_time,
         "jti": new_id(),
         "iss": settings.issuer,
         "aud": client_id,
@@ -355,6 +445,9 @@ def id_token_claims(
         "acr": "1",
         **_profile_claims(user),
     }
+    if nonce:
+        claims["nonce"] = nonce
+    return claims
 
 
 def userinfo(user: User) -> dict[str, Any]:
@@ -396,8 +489,6 @@ def openid_configuration(issuer: str) -> dict[str, Any]:
     oidc = f"{issuer}/protocol/openid-connect"
     return {
         "issuer": issuer,
-        # Served by a later issue (login page, code + PKCE); listed because the
-        # field is mandatory and its URL is Keycloak's.
         "authorization_endpoint": f"{oidc}/auth",
         "token_endpoint": f"{oidc}/token",
         "userinfo_endpoint": f"{oidc}/userinfo",
@@ -405,6 +496,8 @@ def openid_configuration(issuer: str) -> dict[str, Any]:
         "jwks_uri": f"{oidc}/certs",
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": list(PKCE_METHODS),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALGORITHM],
         "userinfo_signing_alg_values_supported": ["none"],
@@ -494,4 +587,15 @@ def verify(
     )
     if claims.get("typ") != typ:
         raise JOSEError(f"token type {claims.get('typ')!r} is not {typ!r}")
+    return claims
+
+
+def verify_id_token_hint(token: str, public_key: Key, *, issuer: str) -> dict[str, Any]:
+    """An ``id_token_hint`` (logout): signed by us, an ID token, ``exp`` not checked
+    (OIDC RP-Initiated Logout accepts an expired hint, as Keycloak does)."""
+    options = {"verify_exp": False, "verify_aud": False, "require_iat": True,
+               "require_sub": True, "leeway": 0}
+    claims = jwt.decode(token, public_key, algorithms=[ALGORITHM], issuer=issuer, options=options)
+    if claims.get("typ") != "ID":
+        raise JOSEError(f"token type {claims.get('typ')!r} is not 'ID'")
     return claims

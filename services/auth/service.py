@@ -1,9 +1,10 @@
 """The auth service: the platform's embedded OpenID Connect issuer.
 
 It serves Keycloak's URL layout under ``/realms/ml-platform`` (discovery,
-JWKS, token, userinfo, logout) with Keycloak's claims and error codes, so the
-gateway and the web app work unchanged against it or a real Keycloak, and
-answers ``get_user`` / ``list_users`` over RPC.
+JWKS, the browser login page, token, userinfo, logout) with Keycloak's claims
+and error codes, so the gateway and the web app work unchanged against it or a
+real Keycloak, and answers ``get_user`` / ``list_users`` / ``unlock_user`` over
+RPC. The browser login itself lives in ``web_login.py``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import time
 from typing import Any
 
 from jose.exceptions import JOSEError
+from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from prometheus_client import Counter
 from werkzeug.wrappers import Request, Response
 
-from services.auth import domain
+from services.auth import domain, lockout
+from services.auth.attempts import INACTIVE, SignInAttempt
 from services.auth.dependencies import KeyRepository, UserRepository
-from services.auth.domain import IssuerSettings, OAuthError, PasswordGrant, User
+from services.auth.domain import CodeGrant, IssuerSettings, OAuthError, PasswordGrant, User
+from services.auth.lockout import LockoutPolicy
+from services.auth.login_store import LoginRepository
 from services.auth.schemas import dump_user
+from services.auth.web_login import BrowserLogin
+from shared import events
 from shared.config import DEFAULTS
 from shared.errors import EXPECTED
 from shared.observability import Observability
+from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +58,50 @@ class Issuer(DependencyProvider):
             value = config.get(name)
             return DEFAULTS[name] if value in (None, "") else value
 
+        public_url = str(
+            config.get("PUBLIC_URL") or f"http://localhost:{config.get('GATEWAY_PORT') or 3000}"
+        ).rstrip("/")
+        clients = domain.clients_for(public_url)
         origins = config.get("OIDC_WEB_ORIGINS")
         self.settings = IssuerSettings(
             issuer=str(get("OIDC_ISSUER")).rstrip("/"),
             audience=str(get("OIDC_AUDIENCE")),
             access_ttl_s=int(get("ACCESS_TOKEN_TTL_S")),
             refresh_ttl_s=int(get("REFRESH_TOKEN_TTL_S")),
-            web_origins=domain.parse_origins(origins) if origins else domain.WEB_ORIGINS,
+            web_origins=(
+                domain.parse_origins(origins) if origins else domain.web_origins_of(clients)
+            ),
+            clients=clients,
+            public_url=public_url,
+            code_ttl_s=int(get("AUTH_CODE_TTL_S")),
+            password_min_length=int(get("PASSWORD_MIN_LENGTH")),
         )
 
     def get_dependency(self, worker_ctx) -> IssuerSettings:
         return self.settings
+
+
+class Lockout(DependencyProvider):
+    """The brute-force thresholds, read through ``LockoutPolicy.from_config`` (contract C2):
+    the service's config, overridden by the global settings ``login_max_failures`` and
+    ``login_lockout_s`` (``shared.settings``: they change without a restart)."""
+
+    def setup(self) -> None:
+        self.config = dict(self.container.config)
+        self.settings = next(d for d in self.container.dependencies
+                             if isinstance(d, PlatformSettings))
+        self._built: tuple[int, LockoutPolicy] | None = None
+
+    def get_dependency(self, worker_ctx) -> LockoutPolicy:
+        view = self.settings.view
+        if self._built is None or self._built[0] != view.version:
+            config = {**self.config, "LOGIN_MAX_FAILURES": view["login_max_failures"],
+                      "LOGIN_LOCKOUT_S": view["login_lockout_s"]}
+            # A first wait above the configured longest one raises the longest one.
+            longest = float(config.get("LOGIN_LOCKOUT_MAX_S") or lockout.DEFAULT_LOCKOUT_MAX_S)
+            config["LOGIN_LOCKOUT_MAX_S"] = max(longest, float(view["login_lockout_s"]))
+            self._built = (view.version, LockoutPolicy.from_config(config))
+        return self._built[1]
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -70,7 +111,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _oauth_error(exc: OAuthError, headers: dict[str, str] | None = None) -> Response:
-    return _json(exc.body(), exc.status, {**NO_STORE, **(headers or {})})
+    return _json(exc.body(), exc.status, {**NO_STORE, **exc.headers, **(headers or {})})
 
 
 def _cors(request: Request, response: Response, settings: IssuerSettings) -> Response:
@@ -90,13 +131,23 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-class AuthService:
+class AuthService(BrowserLogin):
     name = "auth"
 
     users = UserRepository()
     keys = KeyRepository()
+    login = LoginRepository()
     issuer: IssuerSettings = Issuer()
+    lockout: LockoutPolicy = Lockout()
+    platform_settings = PlatformSettings()
+    dispatch = EventDispatcher()
     observability = Observability()
+
+    @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_settings_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica takes the new global settings (login lockout thresholds)."""
+        self.platform_settings.apply(payload)
 
     # -- OIDC over HTTP -------------------------------------------------------
 
@@ -118,25 +169,43 @@ class AuthService:
         """
         return _cors(request, _json(self.keys.jwks()), self.issuer)
 
+    @http("GET,POST", f"{OIDC}/auth")
+    def authorize(self, request: Request) -> Response:
+        """The authorization endpoint: the French login page (code flow + PKCE S256).
+
+        ``GET ?client_id=ml-platform-web&redirect_uri=...&response_type=code
+        &scope=openid&state=...&nonce=...&code_challenge=...&code_challenge_method=S256``
+        → the login page (or, within an SSO session, 302 to
+        ``redirect_uri?code=...&state=...``); ``POST`` (the form) → 302 with the
+        code, or the page again with the error. An unknown client or a
+        redirect URI not exactly registered → 400 error page, never a redirect.
+        """
+        return self._authorize(request)
+
     @http("POST", f"{OIDC}/token")
     def token(self, request: Request) -> Response:
-        """Token endpoint (form-encoded): ``password`` and ``refresh_token`` grants.
+        """Token endpoint (form-encoded): ``authorization_code`` (with
+        ``code_verifier``), ``password`` and ``refresh_token`` grants.
 
         ``grant_type=password&client_id=ml-platform-cli&username=admin&password=...``
         → 200 ``{"access_token", "refresh_token", "expires_in",
         "refresh_expires_in", "token_type": "Bearer", "scope", ...}``.
         Errors are OAuth2's: 400 ``invalid_request`` / ``unsupported_grant_type``
-        / ``invalid_grant``, 401 ``invalid_client``, and 401 ``invalid_grant``
-        "Invalid user credentials" alike for a wrong password or an unknown user.
+        / ``invalid_grant``, 401 ``invalid_client``, 401 ``invalid_grant``
+        "Invalid user credentials" alike for a wrong password or an unknown user,
+        and 429 ``rate_limited`` (``Retry-After``) while the user name is locked.
         """
-        return _cors(request, self._token(request.form), self.issuer)
+        return _cors(request, self._token(request), self.issuer)
 
-    def _token(self, form) -> Response:
+    def _token(self, request: Request) -> Response:
+        form = request.form
         grant_label = domain.grant_type_label(form)
         try:
-            grant = domain.parse_token_request(form)
+            grant = domain.parse_token_request(form, self.issuer.clients)
             if isinstance(grant, PasswordGrant):
-                body = self._password_grant(grant)
+                body = self._password_grant(grant, request)
+            elif isinstance(grant, CodeGrant):
+                body = self._code_grant(grant)
             else:
                 body = self._refresh_grant(grant)
         except OAuthError as exc:
@@ -181,20 +250,24 @@ class AuthService:
             return _oauth_error(exc, {"WWW-Authenticate": challenge})
         return _json(domain.userinfo(user), 200, NO_STORE)
 
-    @http("POST", f"{OIDC}/logout")
+    @http("GET,POST", f"{OIDC}/logout")
     def logout(self, request: Request) -> Response:
-        """Back-channel logout of a public client: ends the refresh token's session.
+        """Logout. With a ``refresh_token`` (POST form, scripts): ends its session → 204.
 
-        Form ``client_id=ml-platform-cli&refresh_token=...`` → 204; the session's
-        refresh tokens stop working (access tokens live until their short ``exp``).
-        The browser (GET, id_token_hint) logout comes with the login page.
+        Otherwise the browser's end-session endpoint: ``id_token_hint``,
+        ``post_logout_redirect_uri`` (exact match), ``client_id``, ``state`` → the
+        SSO session ends (its refresh tokens stop working), its cookie is cleared,
+        302 to the post-logout URI with ``state``; without an id_token_hint the
+        user confirms on a page first.
         """
-        return _cors(request, self._logout(request.form), self.issuer)
+        if request.method == "POST" and "refresh_token" in request.form:
+            return _cors(request, self._logout(request.form), self.issuer)
+        return self._end_session(request)
 
     def _logout(self, form) -> Response:
         try:
             client_id = form.get("client_id") or ""
-            if client_id not in domain.CLIENTS:
+            if client_id not in self.issuer.clients:
                 raise domain.invalid_client()
             token = form.get("refresh_token")
             if not token:
@@ -232,15 +305,33 @@ class AuthService:
         """Every user, sorted by username, in ``get_user``'s shape (no hash)."""
         return [dump_user(user) for user in self.users.list_users()]
 
+    @rpc(expected_exceptions=EXPECTED)
+    def unlock_user(self, username: str) -> dict[str, Any]:
+        """Lift the brute-force lockout of a user name (and forget its failures).
+
+        → ``{"username", "unlocked": true}`` when it was locked or had failures,
+        ``false`` otherwise. Works for any user name, known or not.
+        """
+        name = domain.normalize_username(username)
+        return {"username": name, "unlocked": self.login.reset_failures(name)}
+
     # -- grants ------------------------------------------------------------------
 
-    def _password_grant(self, grant: PasswordGrant) -> dict[str, Any]:
-        user = self.users.authenticate(grant.username, grant.password)
+    def _password_grant(self, grant: PasswordGrant, request: Request) -> dict[str, Any]:
+        attempt = SignInAttempt(self.users, self.login, self.lockout, self.dispatch,
+                                client_id=grant.client.client_id, client_ip=request.remote_addr)
+        outcome = attempt.check(grant.username, grant.password)
+        if outcome.retry_after_s:
+            raise domain.rate_limited(outcome.retry_after_s)
+        # Inactive is said after the password so a guesser learns nothing about the account.
+        if outcome.reason == INACTIVE:
+            raise domain.account_disabled()
+        user = outcome.user
         if user is None:
             raise domain.invalid_credentials()
-        # Checked after the password so a guesser learns nothing about the account.
-        if not user.active:
-            raise domain.account_disabled()
+        if user.password_temporary:
+            raise domain.account_not_set_up()
+        attempt.succeeded(user)
         session = self.users.open_session(
             user, grant.client.client_id, grant.scope, self.issuer.session_max_s
         )
@@ -272,10 +363,18 @@ class AuthService:
             session.id,
             session.scope,
             session_started=int(session.started_at.timestamp()),
+            nonce=session.nonce,
         )
 
     def _issue(
-        self, user: User, client_id: str, sid: str, scope: str, *, session_started: int
+        self,
+        user: User,
+        client_id: str,
+        sid: str,
+        scope: str,
+        *,
+        session_started: int,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         settings = self.issuer
         now = int(time.time())
@@ -293,7 +392,10 @@ class AuthService:
         id_token = None
         if "openid" in scope.split():
             id_token = domain.sign(
-                domain.id_token_claims(user, client_id, settings, now=now, sid=sid),
+                domain.id_token_claims(
+                    user, client_id, settings, now=now, sid=sid,
+                    auth_time=session_started, nonce=nonce,
+                ),
                 key.private,
                 key.kid,
             )

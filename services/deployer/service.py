@@ -17,7 +17,7 @@ import tempfile
 from datetime import datetime
 from typing import Any
 
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 
 from services.deployer import domain
@@ -29,6 +29,7 @@ from shared.datasets import inspect_dataset_offhub
 from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
 from shared.mongo import utcnow
 from shared.observability import Observability
+from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class DeployerService:
     registry = RpcProxy("registry")
     dispatch = EventDispatcher()
     observability = Observability()
+    settings = PlatformSettings()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -72,8 +74,11 @@ class DeployerService:
         ``{"name": "churn nightly", "model_id": "665f...", "parameters": {"threshold": 0.5},
         "schedule": "30 2 * * *", "timezone": "Europe/Paris"}`` → the deployment.
         Raises ValidationError (400: bad field, bad cron, unknown time zone or model),
-        Conflict (409: model not ready, e.g. a draft without a valid file).
+        Conflict (409: model not ready, e.g. a draft without a valid file). Without a
+        ``timezone``, the global setting ``default_timezone``.
         """
+        if isinstance(data, dict) and not data.get("timezone"):
+            data = {**data, "timezone": self.settings["default_timezone"]}
         data = domain.validate_schedule(load(DeploymentCreate(), data))
         model = self._model(data["model_id"])
         doc = domain.new_deployment(data, model, self.caller["username"], utcnow())
@@ -215,7 +220,9 @@ class DeployerService:
         """Check and attach the default input dataset (already in the artifact store).
 
         ``artifact`` = ``ArtifactRef.to_dict()``. The file is parsed off the hub
-        (``shared.datasets``): unreadable → InvalidInputData (422) with the line or reason,
+        (``shared.datasets``): unreadable or a bad row (ragged, a value that is not of its
+        column's type; kept and reported instead when the deployment's parameters say
+        ``on_bad_rows: "skip"``) → InvalidInputData (422) with the line or reason,
         columns of the model's ``input_schema`` missing → InvalidInputData naming them. A
         rejected artifact is deleted; an accepted one replaces (and deletes) the previous.
         Raises NotFound.
@@ -226,7 +233,8 @@ class DeployerService:
         try:
             doc = self.deployments.get_raw(deployment_id)
             schema = self._input_schema(doc["model_id"])
-            info = self._inspect(artifact, schema)
+            on_bad_rows = (doc.get("parameters") or {}).get("on_bad_rows")
+            info = self._inspect(artifact, schema, "skip" if on_bad_rows == "skip" else "fail")
         except BaseException:
             self.deployments.artifacts.delete(artifact_id)
             raise
@@ -254,14 +262,15 @@ class DeployerService:
             raise Conflict("the deployment's model was deleted", {"model_id": model_id}) from None
 
     def _inspect(
-        self, artifact: dict[str, Any], schema: list[dict[str, Any]] | None
+        self, artifact: dict[str, Any], schema: list[dict[str, Any]] | None,
+        on_bad_rows: str = "fail",
     ) -> dict[str, Any]:
         fd, path = tempfile.mkstemp(prefix="deployer-input-")
         os.close(fd)
         try:
             # Streaming download is I/O (green); the parse runs in an OS thread.
             self.deployments.artifacts.download_to(artifact["id"], path)
-            return inspect_dataset_offhub(path, artifact.get("filename"), schema)
+            return inspect_dataset_offhub(path, artifact.get("filename"), schema, on_bad_rows)
         except NotFound:
             raise InvalidInputData(
                 "the uploaded file is not in the artifact store", {"artifact_id": artifact["id"]}
@@ -282,6 +291,12 @@ class DeployerService:
         return self.deployments.active_schedules()
 
     # -- events ----------------------------------------------------------------
+
+    @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_settings_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica takes the new global settings (default time zone)."""
+        self.settings.apply(payload)
     # Handlers requeue on error (a database hiccup must not lose the update); a
     # malformed payload is logged and dropped, so it cannot loop forever.
 

@@ -26,11 +26,13 @@ from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from services.gateway import errors
+from services.gateway import settings as gateway_settings
 from services.gateway.auth import JwtVerifier
 from services.gateway.rpc import RpcPool
 from services.gateway.web import ErrorSchema
 from shared.artifacts import ArtifactStore
 from shared.config import setting
+from shared.mongo import connect
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.models",
     "services.gateway.blueprints.deployments",
     "services.gateway.blueprints.executions",
+    "services.gateway.blueprints.admin",
+    "services.gateway.blueprints.integrations",
     "services.gateway.blueprints.reports",
 ]
 
@@ -59,6 +63,7 @@ SETTINGS = (
     "RUNNER_METRICS_PORT",
     "SCHEDULER_METRICS_PORT",
     "AUTH_METRICS_PORT",
+    "ADMIN_METRICS_PORT",
     "REPORTING_METRICS_PORT",
 )
 
@@ -82,11 +87,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     config["MAX_UPLOAD_MB"] = float(setting("MAX_UPLOAD_MB"))
     config["SERVICES_HOST"] = setting("SERVICES_HOST")
     # In compose / k8s each service has its own host name (REGISTRY_HOST=registry, ...).
-    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER", "REPORTING"):
+    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER", "ADMIN", "REPORTING"):
         config[f"{name}_HOST"] = setting(f"{name}_HOST") or config["SERVICES_HOST"]
     config["RPC_POOL_SIZE"] = int(os.environ.get("GATEWAY_RPC_POOL_SIZE") or 16)
     config["HEALTH_TIMEOUT_S"] = float(os.environ.get("GATEWAY_HEALTH_TIMEOUT_S") or 1.0)
     config["JWKS_URL"] = os.environ.get("OIDC_JWKS_URL") or None
+    config["TRUSTED_PROXIES"] = os.environ.get("GATEWAY_TRUSTED_PROXIES", "")
+    config["SETTINGS_TTL_S"] = float(os.environ.get("GATEWAY_SETTINGS_TTL_S") or 5.0)
     config.update(overrides or {})
     config["RPC_TIMEOUT_S"] = float(config["RPC_TIMEOUT_S"])
     config["MAX_UPLOAD_MB"] = float(config["MAX_UPLOAD_MB"])
@@ -116,10 +123,8 @@ class GatewayState:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._client = pymongo.MongoClient(
-                        self.config["MONGO_URI"],
-                        serverSelectionTimeoutMS=5000,
-                        tz_aware=True,
+                    self._client = connect(
+                        self.config["MONGO_URI"], self.config.get("MONGO_SELECTION_TIMEOUT_MS")
                     )
                     self._store = ArtifactStore(self._client[self.config["MONGO_DB"]])
         return self._store
@@ -245,6 +250,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     errors.init_app(app)
+    gateway_settings.init_app(app)
     _register_metrics(app)
     _register_docs(app)
     _register_blueprints(app, api)

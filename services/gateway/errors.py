@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from shared import logs
 from shared.errors import HTTP_STATUS, PlatformError
 from shared.logs import LOG_FORMAT  # noqa: F401  (re-exported for the gateway's callers)
+from shared.mongo import as_platform_error
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 
 def handle_unexpected(exc: BaseException) -> Response:
+    platform_error = as_platform_error(exc)  # the database down: 503, not 500
+    if isinstance(platform_error, PlatformError):
+        return handle_platform_error(platform_error)
     request_id = current_request_id()
     log.error(
         "unhandled error on %s %s",

@@ -23,7 +23,7 @@ from flask import Response, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from services.gateway.web import state, store
+from services.gateway.web import store
 from shared.artifacts import ArtifactRef
 from shared.errors import ValidationError
 
@@ -65,7 +65,10 @@ def safe_filename(name: str | None, default: str = "upload.bin") -> str:
 
 
 def max_upload_bytes() -> int:
-    return int(state().config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    """The global setting ``max_upload_mb`` (services/gateway/settings.py), in bytes."""
+    from services.gateway.settings import max_upload_mb
+
+    return int(max_upload_mb() * 1024 * 1024)
 
 
 def is_multipart() -> bool:

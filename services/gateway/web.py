@@ -17,6 +17,7 @@ Example (see CORE_READY)::
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, NoReturn
 
 import flask_smorest
@@ -132,8 +133,18 @@ def state():
 
 
 def rpc_context() -> dict[str, Any]:
-    """The nameko context data of this request: request id, username, roles."""
-    context: dict[str, Any] = {"request_id": getattr(g, "request_id", None)}
+    """The nameko context data of this request: request id, username, roles, client
+    address, and ``request_uid`` (unique per request even when a client reuses an
+    ``X-Request-ID``: the audit trail makes one entry per ``request_uid``)."""
+    from services.gateway.client import client_address
+
+    if "request_uid" not in g:
+        g.request_uid = uuid.uuid4().hex
+    context: dict[str, Any] = {
+        "request_id": getattr(g, "request_id", None),
+        "request_uid": g.request_uid,
+        "client": client_address(state().config.get("TRUSTED_PROXIES")),
+    }
     principal = getattr(g, "principal", None)
     if principal is not None:
         context["username"] = principal.username

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import eventlet.semaphore
+from bson import ObjectId
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -78,6 +80,10 @@ class ModelRepository(Repository):
             raise NotFound(f"model {model_id!r} not found", {"id": model_id})
         return doc
 
+    def raw(self, model_id: str) -> dict[str, Any]:
+        """The stored document (with its ``uploads`` ledger). Raises ``NotFound``."""
+        return self._get_doc(model_id)
+
     def get(self, model_id: str) -> dict[str, Any]:
         return to_model(self._get_doc(model_id))
 
@@ -140,27 +146,97 @@ class ModelRepository(Repository):
     def same_name(self, name: str) -> list[dict[str, Any]]:
         return [to_model(doc) for doc in self.models.find({"name": name})]
 
-    def set_file(
-        self, model_id: str, file: dict[str, Any], extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Attach ``file`` atomically; the previous file's artifact is deleted.
+    # -- one outcome per upload (attach or abandon, never both) ------------------------
+    #
+    # ``uploads.<artifact_id>`` in the model document: ``pending`` while the registry
+    # checks the file, then exactly one of ``attached`` (set in the same write as the
+    # file), ``rejected`` (with the error) or ``abandoned`` (the gateway gave up waiting).
+    # Each transition is one conditional write on the model document.
 
-        ``extra`` fields (status, parameters, input_schema) are set along.
-        Raises ``NotFound`` (and deletes the new artifact) if the model vanished.
-        """
+    def begin_upload(self, model_id: str, artifact_id: str) -> dict[str, Any] | None:
+        """Mark the upload ``pending``; None if new, else the raw doc (already settled or
+        pending from an earlier delivery). Raises ``NotFound``."""
         oid = object_id(model_id, "model")
+        key = f"uploads.{artifact_id}"
+        started = self.models.find_one_and_update(
+            {"_id": oid, key: {"$exists": False}},
+            {"$set": {key: {"state": "pending", "at": utcnow()}}},
+        )
+        if started is not None:
+            return None
+        return self._get_doc(model_id)
+
+    def settle_upload(self, model_id: str, artifact_id: str, state: str,
+                      error: dict[str, Any] | None = None) -> bool:
+        """``pending`` → ``state`` (rejected/abandoned); False if already settled."""
+        key = f"uploads.{artifact_id}"
+        result = self.models.update_one(
+            {"_id": object_id(model_id, "model"), f"{key}.state": "pending"},
+            {"$set": {key: {"state": state, "at": utcnow(), "error": error}}},
+        )
+        return result.modified_count == 1
+
+    def abandon_upload(self, model_id: str, artifact_id: str) -> dict[str, Any] | None:
+        """Settle the upload ``abandoned`` unless it was attached or rejected first.
+
+        Returns None when abandoned now (or the model is gone), else the raw doc.
+        """
+        key = f"uploads.{artifact_id}"
+        oid = object_id(model_id, "model")
+        abandoned = self.models.find_one_and_update(
+            {"_id": oid, "file.artifact_id": {"$ne": artifact_id},
+             "$or": [{key: {"$exists": False}}, {f"{key}.state": "pending"}]},
+            {"$set": {key: {"state": "abandoned", "at": utcnow()}}},
+        )
+        if abandoned is not None:
+            return None
+        return self.models.find_one({"_id": oid})
+
+    def attach_upload(
+        self, model_id: str, file: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """``pending`` → ``attached`` in the same write that sets the file (and the
+        ``extra`` fields); the previous file's artifact is deleted. None when the
+        upload is no longer pending (abandoned) or the model is gone."""
+        artifact_id = file["artifact_id"]
+        key = f"uploads.{artifact_id}"
         previous = self.models.find_one_and_update(
-            {"_id": oid},
-            {"$set": {**extra, "file": file, "updated_at": utcnow()}},
+            {"_id": object_id(model_id, "model"), f"{key}.state": "pending"},
+            {"$set": {**extra, "file": file, "updated_at": utcnow(),
+                      key: {"state": "attached", "at": utcnow()}}},
             return_document=ReturnDocument.BEFORE,
         )
         if previous is None:
-            self.artifacts.delete(file["artifact_id"])
-            raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+            return None
         old = (previous.get("file") or {}).get("artifact_id")
-        if old and old != file["artifact_id"]:
+        if old and old != artifact_id:
             self.artifacts.delete(old)
         return self.get(model_id)
+
+    def orphan_model_files(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Stored model files (``metadata.model_id``) uploaded before ``older_than`` that
+        no model uses and no check is running on: uploads whose gateway died before it
+        could hand them over. Complete files only (GridFS writes the file document last)."""
+        orphans = []
+        for stored in self.artifacts.files.find(
+            {"metadata.model_id": {"$exists": True}, "uploadDate": {"$lt": older_than}},
+            {"_id": 1, "metadata.model_id": 1},
+        ).limit(limit * 10):
+            artifact_id = str(stored["_id"])
+            model_id = (stored.get("metadata") or {}).get("model_id")
+            doc = None
+            if model_id and ObjectId.is_valid(str(model_id)):
+                doc = self.models.find_one({"_id": ObjectId(str(model_id))},
+                                           {"file.artifact_id": 1, f"uploads.{artifact_id}": 1})
+            if doc is not None:
+                if (doc.get("file") or {}).get("artifact_id") == artifact_id:
+                    continue
+                if ((doc.get("uploads") or {}).get(artifact_id) or {}).get("state") == "pending":
+                    continue
+            orphans.append(artifact_id)
+            if len(orphans) >= limit:
+                break
+        return orphans
 
     def artifact_info(self, artifact_id: str) -> dict[str, Any]:
         """``{"size", "sha256"}`` as stored (not as the caller claims). Raises ``NotFound``."""
@@ -191,6 +267,9 @@ class Inspector(DependencyProvider):
         self.timeout_s = float(config.get("INSPECT_TIMEOUT_S", 60))
         self.memory_mb = int(config.get("INSPECT_MEMORY_MB", 2048))
         self.max_bytes = int(config.get("MAX_UPLOAD_MB", 200)) * 1024 * 1024
+        # Decompression bombs: inflated-size and ratio caps (shared.modelfile.bombs).
+        self.max_inflated_mb = float(config.get("INSPECT_MAX_INFLATED_MB", 1024))
+        self.max_ratio = float(config.get("INSPECT_MAX_RATIO", 100))
         self.slots = eventlet.semaphore.Semaphore(int(config.get("INSPECT_CONCURRENCY", 2)))
 
     def get_dependency(self, worker_ctx) -> Inspector:
@@ -200,5 +279,6 @@ class Inspector(DependencyProvider):
         """The inspector's JSON answer (``ok`` true or false); see ``shared.modelfile``."""
         with self.slots:
             return inspect_artifact(
-                store, artifact_id, timeout_s=self.timeout_s, memory_mb=self.memory_mb
+                store, artifact_id, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+                max_inflated_mb=self.max_inflated_mb, max_ratio=self.max_ratio,
             )

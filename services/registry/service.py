@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import eventlet
@@ -10,6 +11,7 @@ from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.registry import domain, schemas
@@ -22,6 +24,7 @@ from shared.errors import (
     InvalidModelFile,
     NotFound,
     PayloadTooLarge,
+    PlatformError,
     ServiceUnavailable,
     ValidationError,
 )
@@ -30,6 +33,9 @@ from shared.mongo import utcnow
 from shared.observability import Observability
 
 log = logging.getLogger(__name__)
+
+#: How often the registry looks for model files nobody handed over (gateway crashes).
+ORPHAN_SWEEP_S = 60
 
 MODEL_FILES = Counter(
     "ml_registry_model_files_total",
@@ -161,13 +167,33 @@ class RegistryService:
         (if empty) and ``input_schema`` read from the model. Raises
         ``InvalidModelFile`` (the artifact is deleted, the model unchanged),
         ``PayloadTooLarge``, ``NotFound``.
+
+        One outcome per upload whatever the timing: the file is attached in the
+        same conditional write that settles the upload, so a caller that gave up
+        waiting (``abandon_upload``) and this call can never both win. A repeated
+        call for an upload already attached returns the model.
         """
         artifact_id = self._artifact_id(artifact)
         try:
+            earlier = self.repo.begin_upload(model_id, artifact_id)
+        except NotFound:
+            self.repo.delete_artifact(artifact_id)
+            raise
+        if earlier is not None:
+            settled = self._settled(earlier, artifact_id)
+            if settled is not None:
+                return settled  # a repeated request for an upload already attached
+        try:
             model = self.repo.get(model_id)
             info, stored = self._inspect(artifact_id)
-        except BaseException:
-            self.repo.delete_artifact(artifact_id)  # a rejected or orphan upload is not kept
+        except BaseException as exc:
+            # A rejected upload is not kept; the outcome is recorded for a gateway that
+            # stopped waiting (abandon_upload).
+            error = exc.to_envelope()["error"] if isinstance(exc, PlatformError) else {
+                "code": "internal_error", "message": "the model file could not be checked",
+                "details": {}}
+            self._quietly_settle(model_id, artifact_id, "rejected", error)
+            self.repo.delete_artifact(artifact_id)
             raise
         fmt = info["format"]
         file = {
@@ -192,7 +218,15 @@ class RegistryService:
         schema = domain.input_schema_from(info)
         if schema:
             extra["input_schema"] = schema
-        updated = self.repo.set_file(model_id, file, extra)
+        updated = self.repo.attach_upload(model_id, file, extra)
+        if updated is None:
+            # The gateway gave up waiting and told its client so (or the model is gone):
+            # never a model whose file is deleted, never a file nobody references.
+            self.repo.delete_artifact(artifact_id)
+            raise ServiceUnavailable(
+                "the upload was abandoned before its check ended: the file was not attached",
+                {"service": "registry", "upload": "abandoned"},
+            )
         MODEL_FILES.labels("accepted", "ok").inc()
         log.info(
             "model %s: file %s accepted (%s, %s)",
@@ -203,6 +237,65 @@ class RegistryService:
         )
         self.dispatch(events.MODEL_FILE_UPLOADED, {"model": updated})
         return updated
+
+    @rpc(expected_exceptions=EXPECTED)
+    def upload_state(self, model_id: str, artifact_id: str) -> dict[str, Any]:
+        """Where an upload stands (a caller whose ``attach_file`` timed out polls this):
+        ``{"state": "pending"}`` while it is checked (or not yet started), else the
+        outcome as ``abandon_upload`` reports it. Raises ``NotFound`` for the model."""
+        doc = self.repo.raw(model_id)
+        return self._settled(doc, artifact_id, raise_errors=False) or {"state": "pending"}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def abandon_upload(self, model_id: str, artifact_id: str) -> dict[str, Any]:
+        """Settle an upload whose ``attach_file`` the caller stopped waiting for.
+
+        Exactly one outcome per upload: ``{"state": "attached", "model": {...}}`` when
+        the file was attached first, ``{"state": "rejected", "error": {code, message,
+        details}}`` when it was refused, else ``{"state": "abandoned"}`` — the upload
+        will never be attached and its artifact is deleted (now and, if its check is
+        still running, when that ends).
+        """
+        doc = self.repo.abandon_upload(model_id, artifact_id)
+        if doc is not None:
+            settled = self._settled(doc, artifact_id, raise_errors=False)
+            if settled is not None:
+                return settled
+        self.repo.delete_artifact(artifact_id)
+        log.info("model %s: upload %s abandoned by the caller", model_id, artifact_id)
+        return {"state": "abandoned"}
+
+    def _settled(self, doc: dict[str, Any], artifact_id: str,
+                 raise_errors: bool = True) -> dict[str, Any] | None:
+        """What an upload already ended as (None while pending)."""
+        from services.registry.dependencies import to_model
+
+        entry = (doc.get("uploads") or {}).get(artifact_id) or {}
+        if (doc.get("file") or {}).get("artifact_id") == artifact_id or \
+                entry.get("state") == "attached":
+            model = to_model(doc)
+            return model if raise_errors else {"state": "attached", "model": model}
+        if entry.get("state") == "rejected":
+            error = entry.get("error") or {}
+            if raise_errors:
+                raise InvalidModelFile(error.get("message") or "invalid model file",
+                                       error.get("details") or {})
+            return {"state": "rejected", "error": error}
+        if entry.get("state") == "abandoned":
+            if raise_errors:
+                self.repo.delete_artifact(artifact_id)
+                raise ServiceUnavailable(
+                    "the upload was abandoned: the file was not attached",
+                    {"service": "registry", "upload": "abandoned"})
+            return {"state": "abandoned"}
+        return None
+
+    def _quietly_settle(self, model_id: str, artifact_id: str, state: str,
+                        error: dict[str, Any]) -> None:
+        try:
+            self.repo.settle_upload(model_id, artifact_id, state, error)
+        except Exception:  # the database may be what failed: the artifact goes anyway
+            log.warning("could not record upload %s as %s", artifact_id, state, exc_info=True)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_file(self, model_id: str) -> dict[str, Any]:
@@ -216,6 +309,17 @@ class RegistryService:
             raise NotFound(f"model {model_id!r} has no file", {"id": model_id})
         keys = ("artifact_id", "filename", "content_type", "size", "sha256", "format")
         return {key: file.get(key) for key in keys}
+
+    # -- orphan model files ---------------------------------------------------------
+
+    @timer(interval=ORPHAN_SWEEP_S)
+    def sweep_orphan_files(self) -> None:
+        """Delete model files stored by a gateway that died before handing them over
+        (older than ``ORPHAN_FILE_GRACE_S``, used by no model, no check running)."""
+        grace = float(self.config.get("ORPHAN_FILE_GRACE_S", 600))
+        for artifact_id in self.repo.orphan_model_files(utcnow() - timedelta(seconds=grace)):
+            log.warning("deleting orphan model file %s (never attached)", artifact_id)
+            self.repo.delete_artifact(artifact_id)
 
     # -- helpers ----------------------------------------------------------------
 

@@ -27,13 +27,35 @@ from services.runner import domain
 from services.runner.domain import FINAL, QUEUED, RUNNING
 from services.runner.sandbox import Predictor, PredictorCache
 from shared.errors import NotFound
-from shared.mongo import Repository, object_id, utcnow
+from shared.mongo import Repository, object_id, retry_db, utcnow
 
 EXECUTIONS, LOGS = "executions", "execution_logs"
 
 
 class ExecutionRepository(Repository):
-    """Executions, their log lines (numbered) and their result artifacts."""
+    """Executions, their log lines (numbered) and their result artifacts.
+
+    The writes of a run in progress (claim, lease, cancel watch, log lines, final state)
+    ride out a database outage of up to ``RUNNER_DB_RETRY_S`` seconds (``retry_db``);
+    a write repeated after a lost reply is recognised as already done. API reads are
+    not retried: they answer 503 at once.
+    """
+
+    retry_s = 60.0
+
+    def setup(self) -> None:
+        super().setup()
+        self.retry_s = float(self.container.config.get("RUNNER_DB_RETRY_S") or 60)
+
+    def _retried(self, operation, what: str):
+        return retry_db(operation, self.retry_s, what)
+
+    def _mine(self, oid, runner_id: str, status: str) -> dict[str, Any] | None:
+        """After a retried write that matched nothing: the state it may already have made."""
+        doc = self._retried(lambda: self.db[EXECUTIONS].find_one({"_id": oid}), "execution read")
+        if doc is not None and doc.get("status") == status and doc.get("runner_id") == runner_id:
+            return doc
+        return None
 
     indexes = {
         EXECUTIONS: [
@@ -46,10 +68,11 @@ class ExecutionRepository(Repository):
             ([("department", 1), ("created_at", -1)], {}),
             ([("region", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
+            ([("result.artifact_id", 1), ("finished_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.
             ([("idempotency_key", 1)], {"unique": True, "sparse": True}),
         ],
-        LOGS: [([("execution_id", 1), ("n", 1)], {"unique": True})],
+        LOGS: [([("execution_id", 1), ("n", 1)], {"unique": True}), ([("ts", 1)], {})],
     }
 
     # -- create / read -----------------------------------------------------------
@@ -72,8 +95,9 @@ class ExecutionRepository(Repository):
         return doc
 
     def find(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution or None (retried through an outage: used by runs in progress)."""
         try:
-            return self.get(execution_id)
+            return self._retried(lambda: self.get(execution_id), "execution read")
         except NotFound:
             return None
 
@@ -148,9 +172,12 @@ class ExecutionRepository(Repository):
 
     # -- state changes (each one conditional) ---------------------------------------
 
-    def _update(self, query: dict, update: dict) -> dict[str, Any] | None:
-        return self.db[EXECUTIONS].find_one_and_update(query, update,
-                                                       return_document=ReturnDocument.AFTER)
+    def _update(self, query: dict, update: dict, retry: bool = True) -> dict[str, Any] | None:
+        def write():
+            return self.db[EXECUTIONS].find_one_and_update(
+                query, update, return_document=ReturnDocument.AFTER)
+
+        return self._retried(write, "execution state write") if retry else write()
 
     def claim(self, oid, runner_id: str, lease_s: float) -> dict[str, Any] | None:
         """queued → running for ``runner_id`` (attempt 1)."""
@@ -158,7 +185,8 @@ class ExecutionRepository(Repository):
         return self._update(
             {"_id": oid, "status": QUEUED, "cancel_requested": {"$ne": True}},
             {"$set": {"status": RUNNING, "runner_id": runner_id, "started_at": now,
-                      "lease_expires_at": now + timedelta(seconds=lease_s), "attempt": 1}})
+                      "lease_expires_at": now + timedelta(seconds=lease_s), "attempt": 1}},
+        ) or self._mine(oid, runner_id, RUNNING)
 
     def take_over(self, doc: dict[str, Any], runner_id: str, lease_s: float):
         """A running execution whose runner is lost → this runner, next attempt."""
@@ -168,7 +196,8 @@ class ExecutionRepository(Repository):
              "lease_expires_at": doc.get("lease_expires_at")},
             {"$set": {"runner_id": runner_id, "started_at": now,
                       "lease_expires_at": now + timedelta(seconds=lease_s),
-                      "attempt": int(doc.get("attempt") or 1) + 1}})
+                      "attempt": int(doc.get("attempt") or 1) + 1}},
+        ) or self._mine(doc["_id"], runner_id, RUNNING)
 
     def renew(self, oid, runner_id: str, lease_s: float) -> dict[str, Any] | None:
         """Extend the lease; None when this runner no longer owns the execution."""
@@ -177,8 +206,8 @@ class ExecutionRepository(Repository):
             {"$set": {"lease_expires_at": utcnow() + timedelta(seconds=lease_s)}})
 
     def watch(self, oid) -> dict[str, Any] | None:
-        return self.db[EXECUTIONS].find_one(
-            {"_id": oid}, {"status": 1, "runner_id": 1, "cancel_requested": 1})
+        return self._retried(lambda: self.db[EXECUTIONS].find_one(
+            {"_id": oid}, {"status": 1, "runner_id": 1, "cancel_requested": 1}), "cancel watch")
 
     def finish(self, oid, runner_id: str | None, status: str, fields: dict[str, Any],
                expect: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -187,8 +216,12 @@ class ExecutionRepository(Repository):
         if runner_id is not None:
             query["runner_id"] = runner_id
         query.update(expect or {})
-        return self._update(query, {"$set": {"status": status, "finished_at": utcnow(),
-                                             **fields}})
+        final = self._update(query, {"$set": {"status": status, "finished_at": utcnow(),
+                                              **fields}})
+        if final is None and runner_id is not None:
+            # Written by an attempt whose reply the outage swallowed?
+            final = self._mine(oid, runner_id, status)
+        return final
 
     def release(self, oid, runner_id: str) -> dict[str, Any] | None:
         """A stopping replica gives a running execution back to the queue."""
@@ -201,33 +234,74 @@ class ExecutionRepository(Repository):
         return self._update(
             {"_id": oid, "status": QUEUED},
             {"$set": {"status": domain.CANCELLED, "cancel_requested": True,
-                      "finished_at": utcnow(), "error": "cancelled before it started"}})
+                      "finished_at": utcnow(), "error": "cancelled before it started"}},
+            retry=False)  # an API call: 503 at once during an outage
 
     def request_cancel(self, oid) -> dict[str, Any] | None:
         return self._update({"_id": oid, "status": RUNNING},
-                            {"$set": {"cancel_requested": True}})
+                            {"$set": {"cancel_requested": True}}, retry=False)
 
     def lost(self, expired_before: datetime) -> list[dict[str, Any]]:
         return list(self.db[EXECUTIONS].find(
             {"status": RUNNING, "lease_expires_at": {"$lt": expired_before}}).limit(100))
 
     def set_input_rows(self, oid, rows: int) -> None:
-        self.db[EXECUTIONS].update_one({"_id": oid, "input.rows": None},
-                                       {"$set": {"input.rows": rows}})
+        self._retried(lambda: self.db[EXECUTIONS].update_one(
+            {"_id": oid, "input.rows": None}, {"$set": {"input.rows": rows}}), "input rows")
 
     # -- logs -------------------------------------------------------------------------
 
     def last_log_number(self, execution_id: str) -> int:
-        last = self.db[LOGS].find_one({"execution_id": execution_id}, sort=[("n", -1)])
+        last = self._retried(lambda: self.db[LOGS].find_one(
+            {"execution_id": execution_id}, sort=[("n", -1)]), "log read")
         return int(last["n"]) if last else 0
 
     def add_log(self, execution_id: str, n: int, level: str, message: str) -> None:
-        self.db[LOGS].insert_one({"execution_id": execution_id, "n": n, "ts": utcnow(),
-                                  "level": level, "message": message[:4000]})
+        line = {"execution_id": execution_id, "n": n, "ts": utcnow(), "level": level,
+                "message": message[:4000]}
+
+        def insert() -> None:
+            try:
+                self.db[LOGS].insert_one(dict(line))
+            except DuplicateKeyError:  # the attempt before the outage was written
+                pass
+
+        self._retried(insert, "log line")
 
     def logs(self, execution_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         return list(self.db[LOGS].find({"execution_id": execution_id, "n": {"$gt": after}})
                     .sort([("n", 1)]).limit(limit))
+
+    # -- retention (services/runner/retention.py) ----------------------------------
+
+    def purge_executions(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished executions created before ``before``, with
+        their log lines and result artifacts; how many went."""
+        docs = list(self.db[EXECUTIONS].find(
+            {"status": {"$in": list(FINAL)}, "created_at": {"$lt": before}},
+            {"_id": 1, "result": 1}).limit(limit))
+        for doc in docs:
+            self.artifacts.delete((doc.get("result") or {}).get("artifact_id"))
+            self.db[LOGS].delete_many({"execution_id": str(doc["_id"])})
+            self.db[EXECUTIONS].delete_one({"_id": doc["_id"]})
+        return len(docs)
+
+    def purge_logs(self, before: datetime) -> int:
+        """Delete the log lines written before ``before``."""
+        return self.db[LOGS].delete_many({"ts": {"$lt": before}}).deleted_count
+
+    def purge_results(self, before: datetime, limit: int, now: datetime) -> int:
+        """Delete the result artifacts of executions finished before ``before``; the
+        execution stays, its ``result.purged_at`` says when the file went."""
+        docs = list(self.db[EXECUTIONS].find(
+            {"result.artifact_id": {"$ne": None}, "finished_at": {"$lt": before}},
+            {"_id": 1, "result": 1}).limit(limit))
+        for doc in docs:
+            self.artifacts.delete(doc["result"].get("artifact_id"))
+            self.db[EXECUTIONS].update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"result.artifact_id": None, "result.purged_at": now}})
+        return len(docs)
 
 
 def is_final(doc: dict[str, Any]) -> bool:
@@ -243,8 +317,9 @@ class Runtime(DependencyProvider):
         self.memory_mb = int(config.get("RUNNER_MEMORY_MB") or 2048)
         self.lease_s = float(config.get("RUNNER_LEASE_S") or 15)
         self.grace_s = float(config.get("RUNNER_KILL_GRACE_S") or 5)
-        self.default_timeout_s = float(config.get("RUNNER_DEFAULT_TIMEOUT_S") or 3600)
         self.lost_after_s = float(config.get("RUNNER_LOST_AFTER_S") or 60)
+        self.purge_interval_s = float(config.get("RUNNER_PURGE_INTERVAL_S", 3600))
+        self._next_purge = 0.0
         self.inspect_max_bytes = int(float(config.get("RUNNER_INSPECT_MAX_MB") or 20) * 2**20)
         self.predict_timeout_s = float(config.get("RUNNER_PREDICT_TIMEOUT_S") or 30)
         self.max_log_lines = int(config.get("RUNNER_MAX_LOG_LINES") or 5000)
@@ -297,6 +372,15 @@ class Runtime(DependencyProvider):
     def forget(self, kind: str, key: str | None) -> None:
         if key:
             self._lookups.pop((kind, str(key)), None)
+
+    def purge_due(self) -> bool:
+        """Whether this replica's retention purge should run now (every
+        ``RUNNER_PURGE_INTERVAL_S``, the first one soon after start)."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return False
+        self._next_purge = now + self.purge_interval_s
+        return True
 
     def workdir(self) -> str:
         return tempfile.mkdtemp(prefix="exec-", dir=self.scratch)

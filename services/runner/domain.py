@@ -10,6 +10,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.datasets import is_numeric_type
 from shared.errors import InvalidInputData, ValidationError, validation_error
 from shared.mongo import isoformat
 
@@ -34,7 +35,10 @@ CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
 }
 #: The parameters the runner itself understands; every other one is kept and shown.
-RUNNER_PARAMETERS = ("predict_proba", "output_format", "timeout_s", "batch_size")
+RUNNER_PARAMETERS = ("predict_proba", "output_format", "timeout_s", "batch_size", "on_bad_rows")
+#: ``fail``: a bad input row fails the run (422 when seen at submission); ``skip``: bad
+#: rows are left out and reported row by row (logs, ``result.bad_rows``).
+ON_BAD_ROWS = ("fail", "skip")
 MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_BATCH_SIZE = 100_000_000
 DEFAULT_BATCH_SIZE = 50_000
@@ -94,6 +98,12 @@ def validate_parameters(parameters: Any) -> dict[str, Any]:
         out["timeout_s"] = _as_number("timeout_s", out["timeout_s"], False, 0.1, MAX_TIMEOUT_S)
     if "batch_size" in out:
         out["batch_size"] = _as_number("batch_size", out["batch_size"], True, 1, MAX_BATCH_SIZE)
+    if "on_bad_rows" in out:
+        value = out["on_bad_rows"]
+        if not isinstance(value, str) or value.lower() not in ON_BAD_ROWS:
+            raise validation_error("parameters.on_bad_rows",
+                                   f"must be one of {', '.join(ON_BAD_ROWS)}")
+        out["on_bad_rows"] = value.lower()
     return out
 
 
@@ -136,13 +146,7 @@ def schema_names(input_schema: Any) -> list[str]:
     return [str(f["name"]) for f in input_schema if isinstance(f, dict) and f.get("name")]
 
 
-_NUMERIC_TYPES = ("float", "double", "int", "integer", "number", "numeric", "float64", "float32",
-                  "int64", "int32", "tensor(float)", "tensor(double)", "tensor(int64)")
-
-
-def _is_numeric_type(type_name: Any) -> bool:
-    name = str(type_name or "").lower()
-    return any(name.startswith(t) for t in _NUMERIC_TYPES)
+_is_numeric_type = is_numeric_type  # the input reader's rule (shared.datasets)
 
 
 def check_instances(instances: Any, input_schema: Any) -> list[dict[str, Any]]:
@@ -219,7 +223,9 @@ def to_dict(doc: dict[str, Any]) -> dict[str, Any]:
         "error": doc.get("error"),
         "result": (
             {"rows": result.get("rows"), "size": result.get("size"),
-             "format": result.get("format"), "filename": result.get("filename")}
+             "format": result.get("format"), "filename": result.get("filename"),
+             **({"skipped_rows": result["skipped_rows"], "bad_rows": result.get("bad_rows") or []}
+                if result.get("skipped_rows") is not None else {})}
             if result else None
         ),
         "rerun_of": doc.get("rerun_of"),

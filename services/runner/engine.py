@@ -41,7 +41,7 @@ from services.runner.domain import (
 from services.runner.queue import ACK, REQUEUE
 from services.runner.sandbox import ChildRun, PredictorError
 from shared import events
-from shared.datasets import check_columns, detect_format, inspect_dataset_offhub
+from shared.datasets import check_columns, check_records, detect_format, inspect_dataset_offhub
 from shared.errors import (
     Conflict,
     InvalidInputData,
@@ -50,7 +50,7 @@ from shared.errors import (
     ServiceUnavailable,
     validation_error,
 )
-from shared.mongo import object_id, utcnow
+from shared.mongo import is_database_down, object_id, retry_db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,11 @@ HEAD_BYTES = 1 << 20
 
 
 class LogWriter:
-    """Appends numbered log lines of one execution (continues after a retry)."""
+    """Appends numbered log lines of one execution (continues after a retry).
+
+    ``close()`` after the final line: a line arriving later (a child's output
+    still in a pipe) goes to the service log, never after the final one.
+    """
 
     def __init__(self, repo, execution_id: str, max_lines: int):
         self.repo = repo
@@ -73,8 +77,16 @@ class LogWriter:
         self.n = repo.last_log_number(execution_id)
         self.max_lines = max_lines
         self.written = 0
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def write(self, level: str, message: str) -> None:
+        if self.closed:
+            log.info("execution %s: line after the final one not recorded: %s %s",
+                     self.execution_id, level, message[:500])
+            return
         if self.written >= self.max_lines:
             if self.written == self.max_lines:
                 self.written += 1
@@ -87,6 +99,15 @@ class LogWriter:
         self.repo.add_log(self.execution_id, self.n, level.upper(), message)
 
 
+def runner_failure_message(exc: BaseException, execution_id: str, retry_s: float) -> str:
+    """What a user reads when the runner itself (not the model) failed a run."""
+    if is_database_down(exc):
+        return (f"the platform's database was unreachable for more than {retry_s:g} s while "
+                f"this run was recorded: run it again once the platform is back")
+    return (f"the runner could not complete this run (internal error; reference "
+            f"{execution_id} in the runner's service log)")
+
+
 class Engine:
     def __init__(self, service):
         self.repo = service.repo
@@ -95,6 +116,11 @@ class Engine:
         self.dispatch = service.dispatch
         self.registry = service.registry
         self.deployer = service.deployer
+        self.settings = service.settings
+
+    def _download(self, artifact_id: str, path: str) -> None:
+        retry_db(lambda: self.repo.artifacts.download_to(artifact_id, path),
+                 self.repo.retry_s, "artifact download")
 
     # -- events ------------------------------------------------------------------
 
@@ -115,12 +141,14 @@ class Engine:
         if trigger not in domain.TRIGGERS:
             raise validation_error("trigger", f"must be one of {', '.join(domain.TRIGGERS)}")
         parameters = domain.validate_parameters(request.get("parameters"))
+        self._check_timeout(parameters)
         deployment = None
         if request.get("deployment_id"):
             deployment = self.deployer.get_deployment(str(request["deployment_id"]))
             model_id = deployment["model_id"]
             parameters = domain.validate_parameters(domain.merge_parameters(deployment,
                                                                             parameters))
+            self._check_timeout(parameters)
         elif request.get("model_id"):
             model_id = str(request["model_id"])
         else:
@@ -128,7 +156,8 @@ class Engine:
         model = self.registry.get_model(model_id)
         model_file = self._model_file(model)
         schema = model.get("input_schema") or []
-        input_ = self._input(request.get("input"), deployment, schema)
+        input_ = self._input(request.get("input"), deployment, schema,
+                             parameters.get("on_bad_rows") or "fail")
         doc = self._new_doc(model, model_file, parameters, input_, trigger, caller)
         if deployment is not None:
             doc["deployment_id"] = str(deployment["id"])
@@ -139,6 +168,19 @@ class Engine:
         if created:
             self.enqueue(doc)
         return domain.to_dict(doc)
+
+    def _check_timeout(self, parameters: dict[str, Any]) -> None:
+        """``timeout_s`` above the global ``max_execution_timeout_s`` → 400 naming it."""
+        ceiling = float(self.settings["max_execution_timeout_s"])
+        if parameters.get("timeout_s") is not None and parameters["timeout_s"] > ceiling:
+            raise validation_error("parameters.timeout_s",
+                                   f"must be at most {ceiling:g} (max_execution_timeout_s)")
+
+    def timeout_of(self, params: dict[str, Any]) -> float:
+        """The run's timeout: its ``timeout_s``, else the global default; never above the
+        global maximum (which may have dropped since the run was queued)."""
+        wanted = params.get("timeout_s") or self.settings["default_execution_timeout_s"]
+        return min(float(wanted), float(self.settings["max_execution_timeout_s"]))
 
     def _model_file(self, model: dict[str, Any]) -> dict[str, Any]:
         if not model.get("file"):
@@ -164,6 +206,7 @@ class Engine:
             "parameters": parameters,
             "unused_parameters": domain.unused_parameters(parameters),
             "features": domain.schema_names(model.get("input_schema")) or None,
+            "input_schema": model.get("input_schema") or None,
             "model_file": model_file,
             "input": input_,
             "created_at": utcnow(),
@@ -179,7 +222,8 @@ class Engine:
             "published": False,
         }
 
-    def _input(self, raw: Any, deployment: dict | None, schema: list) -> dict[str, Any]:
+    def _input(self, raw: Any, deployment: dict | None, schema: list,
+               on_bad_rows: str = "fail") -> dict[str, Any]:
         if raw is None or raw == {}:
             dataset = (deployment or {}).get("input")
             if deployment is None:
@@ -196,7 +240,7 @@ class Engine:
             raise validation_error("input", "must be {\"rows\": [...]} or an uploaded file")
         if "rows" in raw:
             rows = domain.check_rows(raw["rows"])
-            check_columns(domain.columns_of(rows), schema)
+            check_records(rows, schema, on_bad_rows)  # 422 at the first bad row unless "skip"
             data = json.dumps(rows).encode()
             ref = self.repo.artifacts.put_bytes(data, "rows.json", "application/json")
             return {"artifact_id": ref.id, "filename": None, "rows": len(rows),
@@ -204,7 +248,7 @@ class Engine:
         if "artifact" in raw and isinstance(raw["artifact"], dict):
             ref = raw["artifact"]
             try:
-                info = self._inspect(ref, schema)
+                info = self._inspect(ref, schema, on_bad_rows)
             except InvalidInputData:
                 self.repo.artifacts.delete(ref.get("id"))  # the upload was for this run only
                 raise
@@ -213,8 +257,9 @@ class Engine:
                     "size": ref.get("size"), "source": "upload"}
         raise validation_error("input", "must be {\"rows\": [...]} or an uploaded file")
 
-    def _inspect(self, ref: dict[str, Any], schema: list) -> dict[str, Any]:
-        """The cheap checks of an uploaded input: readable, and the model's columns."""
+    def _inspect(self, ref: dict[str, Any], schema: list, on_bad_rows: str) -> dict[str, Any]:
+        """The synchronous checks of an uploaded input: every row of a small file (shape,
+        types, the model's columns), the head of a big one (the child checks the rest)."""
         workdir = self.runtime.workdir()
         path = os.path.join(workdir, "input")
         filename = ref.get("filename")
@@ -222,7 +267,7 @@ class Engine:
             size = int(ref.get("size") or 0)
             if size <= self.runtime.inspect_max_bytes:
                 self.repo.artifacts.download_to(ref["id"], path)
-                return inspect_dataset_offhub(path, filename, schema)
+                return inspect_dataset_offhub(path, filename, schema, on_bad_rows)
             # Big file: check its head (CSV) or footer (Parquet); the child reports the rest.
             stream = self.repo.artifacts.open(ref["id"])
             head = stream.read(max(1024, min(HEAD_BYTES, self.runtime.inspect_max_bytes)))
@@ -230,7 +275,7 @@ class Engine:
             if fmt == "csv":
                 with open(path, "wb") as f:
                     f.write(head[: head.rfind(b"\n") + 1] or head)
-                info = inspect_dataset_offhub(path, filename, schema)
+                info = inspect_dataset_offhub(path, filename, schema, on_bad_rows)
                 return {"format": "csv", "rows": None, "columns": info["columns"]}
             if fmt == "parquet":
                 self.repo.artifacts.download_to(ref["id"], path)
@@ -280,6 +325,7 @@ class Engine:
         if doc["status"] == RUNNING:
             requested = self.repo.request_cancel(doc["_id"])
             if requested is not None:
+                self.event(events.EXECUTION_CANCEL_REQUESTED, requested)
                 return domain.to_dict(requested)
             doc = self.repo.get(execution_id)
         raise Conflict(f"execution is already {doc['status']}: nothing to cancel",
@@ -369,11 +415,13 @@ class Engine:
                                         f"the runner (kept as given)")
             return self._execute(doc, logger)
         except Exception as exc:
-            # Our own failure (not the model's): record it rather than loop on it.
+            # Our own failure (not the model's): record it rather than loop on it. The
+            # user reads what happened in words; the details stay in the service log.
             log.exception("execution %s failed in the runner", execution_id)
-            logger.write("ERROR", f"runner error: {exc.__class__.__name__}: {exc}")
-            final = self.repo.finish(doc["_id"], runtime.runner_id, FAILED,
-                                     {"error": f"runner error: {exc}"})
+            message = runner_failure_message(exc, execution_id, self.repo.retry_s)
+            logger.write("ERROR", message)
+            logger.close()
+            final = self.repo.finish(doc["_id"], runtime.runner_id, FAILED, {"error": message})
             if final is not None:
                 self._finished(final, None)
             return ACK
@@ -393,12 +441,12 @@ class Engine:
             model_path = os.path.join(workdir, f"model.{model_file.get('format') or 'bin'}")
             input_path = os.path.join(workdir, "input")
             try:
-                self.repo.artifacts.download_to(model_file["artifact_id"], model_path)
+                self._download(model_file["artifact_id"], model_path)
             except NotFound:
                 return self._finish(doc, FAILED, "the model file is no longer available",
                                     logger)
             try:
-                self.repo.artifacts.download_to(input_["artifact_id"], input_path)
+                self._download(input_["artifact_id"], input_path)
             except NotFound:
                 return self._finish(doc, FAILED, "the input dataset is no longer available",
                                     logger)
@@ -412,8 +460,10 @@ class Engine:
                 "output_format": out_fmt, "batch_size": params.get("batch_size"),
                 "predict_proba": params.get("predict_proba", False),
                 "memory_mb": runtime.memory_mb, "columns": doc.get("features"),
+                "input_schema": doc.get("input_schema"),
+                "on_bad_rows": params.get("on_bad_rows") or "fail",
             })
-            timeout = float(params.get("timeout_s") or runtime.default_timeout_s)
+            timeout = self.timeout_of(params)
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
                                                                   line["message"]))
             try:
@@ -423,6 +473,7 @@ class Engine:
                 code = child.wait()
             except BaseException:  # the container is being killed: take the child along
                 child.terminate(0)
+                child.wait()  # its last lines are read before anything final is written
                 raise
             if reason == "lost":
                 logger.write("WARNING", "this runner no longer owns the execution: stopped")
@@ -479,10 +530,13 @@ class Engine:
         if event.get("event") == "done" and code == 0:
             rows = int(event.get("rows") or 0)
             eid = str(doc["_id"])
-            with open(output_path, "rb") as f:
-                ref = self.repo.artifacts.put(
-                    f, f"execution-{eid}-results.{out_fmt}", domain.CONTENT_TYPES[out_fmt],
-                    metadata={"execution_id": eid})
+            def store_result():
+                with open(output_path, "rb") as f:
+                    return self.repo.artifacts.put(
+                        f, f"execution-{eid}-results.{out_fmt}", domain.CONTENT_TYPES[out_fmt],
+                        metadata={"execution_id": eid})
+
+            ref = retry_db(store_result, self.repo.retry_s, "result upload")
             fields.update({
                 "result": {"artifact_id": ref.id, "rows": rows, "size": ref.size,
                            "format": out_fmt, "filename": ref.filename,
@@ -490,6 +544,9 @@ class Engine:
                 "rows_per_second": event.get("rows_per_second"),
                 "classes": event.get("classes"),
             })
+            if event.get("skipped_rows") is not None:
+                fields["result"].update(skipped_rows=int(event["skipped_rows"]),
+                                        bad_rows=list(event.get("bad_rows") or [])[:100])
             if (doc.get("input") or {}).get("rows") is None:
                 self.repo.set_input_rows(doc["_id"], rows)
             outcome = self._finish(doc, SUCCEEDED, None, logger, fields)
@@ -498,6 +555,9 @@ class Engine:
             metrics.ROWS.inc(rows)
             return outcome
         if event.get("event") == "error":
+            if event.get("traceback"):  # the whole story, for operators only
+                log.error("execution %s failed in the model process:\n%s", doc["_id"],
+                          event["traceback"])
             if event.get("memory"):
                 error = (f"memory limit exceeded (RUNNER_MEMORY_MB={memory_mb}): "
                          f"{domain.one_line(event.get('error'))}")
@@ -519,11 +579,13 @@ class Engine:
         final = self.repo.finish(doc["_id"], self.runtime.runner_id, status,
                                  {"error": error, "duration_s": duration, **(fields or {})})
         if final is None:
+            logger.close()
             return ACK  # someone else decided (sweep): nothing more to write
         if error:
             logger.write("ERROR" if status == FAILED else "WARNING", f"{status}: {error}")
         else:
             logger.write("INFO", f"{status} in {duration:.2f}s")
+        logger.close()
         self._finished(final, None)
         return ACK
 
@@ -600,4 +662,10 @@ class Engine:
         metrics.PREDICT_ROWS.inc(len(instances))
         answer["deployment_id"] = str(deployment.get("id", deployment_id))
         answer["model_id"] = str(model["id"])
+        try:  # who scored which deployment (never the data): the audit trail's
+            self.dispatch(events.PREDICTION_SERVED, {
+                "deployment_id": answer["deployment_id"], "model_id": answer["model_id"],
+                "department": deployment.get("department"), "instances": len(instances)})
+        except Exception:  # answered already; a lost event must not fail the call
+            log.exception("could not dispatch %s", events.PREDICTION_SERVED)
         return answer

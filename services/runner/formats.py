@@ -1,8 +1,9 @@
 """Batch reading and writing of tabular files (CSV, JSON records, Parquet).
 
-Used by the runner's child process (input in batches, results written batch
-by batch) and by the gateway to convert a result to another format while
-streaming it. CPU-bound: never call it on an eventlet hub.
+Used by the runner's child process (results written batch by batch; the input
+is read by ``shared.datasets.DatasetReader``) and by the gateway to convert a
+result to another format while streaming it. CPU-bound: never call it on an
+eventlet hub.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import IO, Any
 
-from shared.datasets import detect_format, read_dataset
+from shared.datasets import DatasetReader, detect_format
 
 DEFAULT_BATCH = 50_000
 
@@ -43,37 +44,9 @@ def count_batches(path: str, fmt: str, batch_size: int) -> int | None:
 
 def iter_batches(path: str, fmt: str, batch_size: int = DEFAULT_BATCH,
                  filename: str | None = None) -> Iterator[Any]:
-    """``pandas.DataFrame`` batches of at most ``batch_size`` rows.
-
-    CSV and Parquet are read incrementally; JSON records are parsed whole
-    (a JSON array cannot be read in pieces) and then sliced.
-    """
-    import pandas as pd
-
-    if fmt == "csv":
-        try:
-            with pd.read_csv(path, chunksize=batch_size) as reader:
-                yield from reader
-        except pd.errors.EmptyDataError:
-            raise ValueError("invalid input data: empty file") from None
-        except pd.errors.ParserError as exc:
-            raise ValueError(f"invalid input data: {str(exc).strip()}") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"invalid input data: not UTF-8 text ({exc.reason} "
-                             f"at byte {exc.start})") from None
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            parquet = pq.ParquetFile(path)
-        except Exception as exc:
-            raise ValueError(f"invalid input data: invalid Parquet file: {exc}") from None
-        for batch in parquet.iter_batches(batch_size=batch_size):
-            yield batch.to_pandas()
-    else:
-        frame = read_dataset(path, filename)  # raises InvalidInputData with the reason
-        for start in range(0, max(len(frame), 1), batch_size):
-            yield frame.iloc[start:start + batch_size]
+    """``pandas.DataFrame`` batches of at most ``batch_size`` rows, read by the
+    platform's one strict reader (``shared.datasets.DatasetReader``)."""
+    yield from DatasetReader(path, filename, None, "fail", batch_size, fmt=fmt).batches()
 
 
 class BatchWriter:

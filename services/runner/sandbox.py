@@ -17,6 +17,7 @@ import collections
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -30,6 +31,9 @@ from eventlet.semaphore import Semaphore
 from shared.config import ROOT
 
 log = logging.getLogger(__name__)
+
+#: stderr lines of a Python traceback (they name the platform's files).
+_TRACEBACK_LINE = re.compile(r'^(Traceback \(most recent call last\):|\s+File "|\s{4}\S)')
 
 
 def child_env() -> dict[str, str]:
@@ -47,6 +51,7 @@ class ChildRun:
 
     def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None]):
         self.on_line = on_line
+        self.spec_path = spec_path
         self.events: list[dict[str, Any]] = []
         self.started = time.monotonic()
         self.process = subprocess.Popen(
@@ -73,10 +78,17 @@ class ChildRun:
                 self._emit(payload.get("level", "INFO"), str(payload.get("message", "")))
 
     def _read_stderr(self) -> None:
+        from services.runner.redact import scrub
+
+        hidden = (os.path.dirname(os.path.abspath(self.spec_path)),)
         for raw in self.process.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._emit("WARNING", f"stderr: {line}")
+            if not line:
+                continue
+            if _TRACEBACK_LINE.match(line):  # a platform traceback: operators only
+                log.warning("model process %s stderr: %s", self.process.pid, line)
+                continue
+            self._emit("WARNING", f"stderr: {scrub(line, hidden)}")
 
     def _emit(self, level: str, message: str) -> None:
         try:

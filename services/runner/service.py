@@ -16,19 +16,21 @@ from nameko.events import BROADCAST, SERVICE_POOL, EventDispatcher, event_handle
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.runner import domain
+from services.runner import domain, retention
 from services.runner.dependencies import ExecutionRepository, Runtime
 from services.runner.engine import Engine
 from services.runner.queue import ExecutionQueue, execution_consumer
 from shared import events
 from shared.caller import Caller
-from shared.errors import EXPECTED, Conflict, PlatformError, ServiceUnavailable
-from shared.mongo import export_page
+from shared.errors import EXPECTED, Conflict, NotFound, PlatformError, ServiceUnavailable
+from shared.mongo import export_page, utcnow
 from shared.observability import Observability
+from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 10
+PURGE_TICK_S = 5
 
 
 class RunnerService:
@@ -42,6 +44,7 @@ class RunnerService:
     deployer = RpcProxy("deployer")
     caller = Caller()
     observability = Observability()
+    settings = PlatformSettings()
 
     @property
     def engine(self) -> Engine:
@@ -109,6 +112,9 @@ class RunnerService:
         Conflict while the execution has no result (not succeeded)."""
         doc = self.repo.get(execution_id)
         result = doc.get("result")
+        if result and result.get("purged_at"):
+            raise NotFound("the results were purged by the retention policy",
+                           {"purged_at": domain._iso(result["purged_at"])})
         if doc["status"] != domain.SUCCEEDED or not result:
             raise Conflict(f"no results: the execution is {doc['status']}",
                            {"status": doc["status"]})
@@ -176,6 +182,21 @@ class RunnerService:
         """Every replica drops its remembered copy of the model (online predict)."""
         model = payload.get("model") or {}
         self.runtime.forget("model", model.get("id") or payload.get("model_id"))
+
+    @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_settings_changed(self, payload: dict[str, Any]) -> None:
+        """Every replica takes the new global settings (timeouts, retention)."""
+        self.settings.apply(payload)
+
+    @timer(interval=PURGE_TICK_S)
+    def purge(self) -> None:
+        """Retention, every ``RUNNER_PURGE_INTERVAL_S``: executions older than
+        ``retention_days`` go with their logs and results; logs / results alone after
+        their own setting (0 = kept). Their audit entries stay in the admin's audit
+        trail. Safe on every replica."""
+        if self.runtime.purge_due():
+            retention.purge(self.repo, self.settings, utcnow())
 
     @execution_consumer
     def run_execution(self, execution_id: str) -> str:

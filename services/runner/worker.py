@@ -190,12 +190,15 @@ def _plain(values):
 
 def run(spec: dict[str, Any]) -> int:
     from services.runner import formats
+    from shared.datasets import DatasetReader, describe_bad_row
+    from shared.errors import InvalidInputData
 
     started = time.monotonic()
     fmt = spec.get("input_format") or formats.format_of(spec["input_path"],
                                                         spec.get("input_filename"))
     batch_size = int(spec.get("batch_size") or formats.DEFAULT_BATCH)
     proba = bool(spec.get("predict_proba"))
+    on_bad_rows = spec.get("on_bad_rows") or "fail"
     log("INFO", f"loading model ({spec.get('model_format')}, "
                 f"{os.path.getsize(spec['model_path'])} bytes)")
     model = Model(load(spec["model_path"], spec.get("model_format") or "joblib"),
@@ -203,14 +206,18 @@ def run(spec: dict[str, Any]) -> int:
     if proba and not model.can_proba:
         raise ValueError("predict_proba: this model gives no probabilities")
     log("INFO", f"model loaded in {time.monotonic() - started:.2f}s; reading {fmt} input "
-                f"{spec.get('input_filename') or ''} in batches of {batch_size}")
+                f"{spec.get('input_filename') or ''} in batches of {batch_size}"
+                + (" (bad rows skipped and reported)" if on_bad_rows == "skip" else ""))
     total = formats.count_batches(spec["input_path"], fmt, batch_size)
+    reader = DatasetReader(
+        spec["input_path"], spec.get("input_filename"), spec.get("input_schema"), on_bad_rows,
+        batch_size, fmt=fmt,
+        on_bad_row=lambda row: log("WARNING", f"bad row skipped: {describe_bad_row(row)}"))
     rows = 0
     scoring_started = last_line = time.monotonic()
     with open(spec["output_path"], "wb") as out:
         writer = formats.BatchWriter(out, spec.get("output_format") or "csv")
-        for k, frame in enumerate(formats.iter_batches(spec["input_path"], fmt, batch_size,
-                                                       spec.get("input_filename")), start=1):
+        for k, frame in enumerate(reader.batches(), start=1):
             if len(frame) == 0:
                 continue
             batch_started = time.monotonic()
@@ -226,25 +233,42 @@ def run(spec: dict[str, Any]) -> int:
                 log("INFO", f"batch {k}{of}: {len(frame)} rows scored "
                             f"({len(frame) / elapsed:,.0f} rows/s), {rows} rows read so far")
         writer.close()
+    if reader.skipped_rows and not rows:
+        raise InvalidInputData(f"invalid input data: all {reader.skipped_rows} rows are bad, "
+                               f"nothing to score", reader.summary())
+    if reader.skipped_rows:
+        log("WARNING", f"{reader.skipped_rows} bad rows skipped (on_bad_rows=skip), "
+                       f"{rows} rows scored")
     scoring = max(time.monotonic() - scoring_started, 1e-9)
     duration = time.monotonic() - started
     log("INFO", f"{rows} rows scored in {scoring:.2f}s ({rows / scoring:,.0f} rows/s); "
                 f"peak memory {peak_memory_mb()} MB")
     emit({"event": "done", "rows": rows, "duration_s": round(duration, 3),
           "rows_per_second": round(rows / scoring, 1), "peak_memory_mb": peak_memory_mb(),
-          "size": os.path.getsize(spec["output_path"]), "classes": model.classes})
+          "size": os.path.getsize(spec["output_path"]), "classes": model.classes,
+          **(reader.summary() if on_bad_rows == "skip" else {})})
     return 0
 
 
-def report_error(exc: BaseException) -> int:
+def report_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> int:
+    """Say why the run failed: the user's lines (the model's own frames and its error,
+    no platform path) as log lines, the whole traceback in the final event for the
+    runner's service log only."""
+    from services.runner.redact import error_line, user_traceback
+    from shared.errors import PlatformError
+
     memory = isinstance(exc, MemoryError)
     try:
-        for line in traceback.format_exception(exc):
-            for part in line.rstrip().splitlines():
-                log("ERROR", part)
-        last = f"{type(exc).__name__}: {exc}".strip()
+        if isinstance(exc, PlatformError):  # e.g. invalid input data: the message says it
+            lines, last = [exc.message], exc.message
+        else:
+            lines, last = user_traceback(exc, hidden), error_line(exc, hidden)
+        for line in lines:
+            log("ERROR", line)
         emit({"event": "error", "error": last, "memory": memory,
-              "peak_memory_mb": peak_memory_mb()})
+              "peak_memory_mb": peak_memory_mb(),
+              "details": getattr(exc, "details", None) or None,
+              "traceback": "".join(traceback.format_exception(exc))[-20_000:]})
     except MemoryError:  # no room left even to format: say the essential
         _OUT.write('{"event": "error", "error": "MemoryError", "memory": true}\n')
         _OUT.flush()
@@ -278,7 +302,9 @@ def serve(model_path: str, fmt: str) -> int:
                 ]
             emit(answer)
         except Exception as exc:  # answer the error; the process stays up for the next one
-            emit({"error": f"{type(exc).__name__}: {exc}".strip()[:2000],
+            from services.runner.redact import error_line
+
+            emit({"error": error_line(exc, (os.path.dirname(model_path),)),
                   "memory": isinstance(exc, MemoryError)})
     return 0
 
@@ -292,10 +318,11 @@ def main(argv: list[str]) -> int:
         with open(argv[1]) as f:
             spec = json.load(f)
         limit_memory(int(spec.get("memory_mb") or 0))
+        hidden = (os.path.dirname(os.path.abspath(argv[1])),)  # the scratch directory
         try:
             return run(spec)
         except BaseException as exc:  # reported on stdout: the parent decides the status
-            return report_error(exc)
+            return report_error(exc, hidden)
     if mode == "serve":
         limit_memory(int(argv[3]) if len(argv) > 3 else 0)
         try:

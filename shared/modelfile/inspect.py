@@ -34,15 +34,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.modelfile.inspect")
     parser.add_argument("path")
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--max-inflated-mb", type=float, default=0)
+    parser.add_argument("--max-ratio", type=float, default=0)
     args = parser.parse_args(argv)
     _limit_memory(args.memory_mb)
     # Anything the model code prints must not corrupt the one JSON line.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
+    from shared.modelfile import bombs
+
     try:
+        # Bombs first, with the stdlib only: refused before numpy or sklearn is imported.
+        bombs.check_path(
+            args.path,
+            int(args.max_inflated_mb * 1024 * 1024) or bombs.DEFAULT_MAX_BYTES,
+            args.max_ratio or bombs.DEFAULT_MAX_RATIO,
+        )
         from shared.modelfile.loader import inspect_path
 
-        result = inspect_path(args.path)
+        result = inspect_path(args.path, check_bombs=False)
+    except bombs.DecompressionBomb as exc:
+        result = {
+            "ok": False,
+            "reason": "decompression_bomb",
+            "offending_global": None,
+            "message": str(exc),
+        }
     except MemoryError:
         result = {
             "ok": False,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.modelfile.allowlist import ForbiddenGlobal, is_allowed_type_name
+from shared.modelfile.bombs import DecompressionBomb, check_path
 from shared.modelfile.formats import JOBLIB, ONNX, PICKLE, SKOPS, UnrecognisedFormat, detect_file
 from shared.modelfile.unpickler import NotAPickle, load_pickle
 
@@ -105,12 +106,21 @@ def _load_onnx(path: str) -> Any:
         raise Rejected(f"the ONNX runtime cannot load this model: {exc}", "corrupt_file") from None
 
 
-def load(path: str, fmt: str | None = None) -> Loaded:
-    """Load with the allow-list; ``fmt`` None → detect. Raises ``Rejected``."""
+def load(path: str, fmt: str | None = None, check_bombs: bool = True) -> Loaded:
+    """Load with the allow-list; ``fmt`` None → detect. Raises ``Rejected``.
+
+    A compressed file is first stream-counted (``shared.modelfile.bombs``) with the
+    default limits unless ``check_bombs`` is False (the caller checked already).
+    """
     try:
         detected = detect_file(path)
     except UnrecognisedFormat as exc:
         raise Rejected(str(exc), exc.reason) from None
+    if check_bombs:
+        try:
+            check_path(path)
+        except DecompressionBomb as exc:
+            raise Rejected(str(exc), exc.reason) from None
     fmt = fmt or detected.format
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as recorded:
@@ -277,10 +287,10 @@ def describe(loaded: Loaded) -> dict[str, Any]:
     return info
 
 
-def inspect_path(path: str) -> dict[str, Any]:
+def inspect_path(path: str, check_bombs: bool = True) -> dict[str, Any]:
     """Load + describe; a rejection becomes ``{ok: false, reason, ...}``."""
     try:
-        return describe(load(path))
+        return describe(load(path, check_bombs=check_bombs))
     except Rejected as exc:
         return {
             "ok": False,

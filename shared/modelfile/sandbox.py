@@ -50,6 +50,8 @@ def inspect_file(
     path: str,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    max_inflated_mb: float = 0,
+    max_ratio: float = 0,
 ) -> dict[str, Any]:
     """Inspect a model file at ``path`` in a sandbox child; never raises for bad files.
 
@@ -69,6 +71,11 @@ def inspect_file(
         path,
         "--memory-mb",
         str(memory_mb),
+        # decompression-bomb limits (0: shared.modelfile.bombs' defaults)
+        "--max-inflated-mb",
+        str(max_inflated_mb or 0),
+        "--max-ratio",
+        str(max_ratio or 0),
     ]
     # Under eventlet (nameko run) subprocess is the green one: waiting yields.
     # The child applies RLIMIT_AS itself (--memory-mb) before it opens the
@@ -120,6 +127,8 @@ def inspect_artifact(
     artifact_id: str,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    max_inflated_mb: float = 0,
+    max_ratio: float = 0,
 ) -> dict[str, Any]:
     """Download ``artifact_id`` from the ``ArtifactStore`` in chunks, inspect, clean up."""
     workdir = tempfile.mkdtemp(prefix="modelfile-")  # mode 0700: private to this user
@@ -127,6 +136,7 @@ def inspect_artifact(
         # A fixed name: the user's filename never becomes a path.
         path = os.path.join(workdir, "model.bin")
         store.download_to(artifact_id, path)
-        return inspect_file(path, timeout_s=timeout_s, memory_mb=memory_mb)
+        return inspect_file(path, timeout_s=timeout_s, memory_mb=memory_mb,
+                            max_inflated_mb=max_inflated_mb, max_ratio=max_ratio)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -37,6 +37,9 @@ class Stack:
 
     base_url: str
     issuer: str
+    #: The browser-facing URL (PUBLIC_URL): ``{public_url}/auth/callback`` is the
+    #: web client's redirect URI.
+    public_url: str
     metrics_ports: dict[str, int]
     amqp_uri: str
     var_dir: Path
@@ -86,16 +89,21 @@ def stack_env(var_dir: Path, amqp_uri: str, seed: bool) -> tuple[dict[str, str],
     env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
     metrics_ports = {spec.name: free_port() for spec in SERVICES}
     auth_port = free_port()
+    gateway_port = free_port()
     env.update({
         "VAR_DIR": str(var_dir),
         "AMQP_URI": amqp_uri,
         "EMBEDDED_DB_PORT": str(free_port()),
-        "GATEWAY_PORT": str(free_port()),
+        "GATEWAY_PORT": str(gateway_port),
+        # The web client's redirect URIs follow the gateway's free port (contract C1).
+        "PUBLIC_URL": f"http://localhost:{gateway_port}",
         "AUTH_HTTP_PORT": str(auth_port),
         "OIDC_ISSUER": f"http://localhost:{auth_port}/realms/ml-platform",
         "SEED_DEMO_DATA": "1" if seed else "0",
         "STARTUP_TIMEOUT_S": str(STARTUP_TIMEOUT_S - 30),
         "PYTHONUNBUFFERED": "1",
+        # Superset has its own test (tests/e2e/test_superset.py), not one per stack.
+        "SUPERSET_ENABLED": "0",
         "PROMETHEUS_PORT": str(free_port()),
         "PROMETHEUS_SCRAPE_S": "1",
     })
@@ -118,6 +126,7 @@ def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False) -> Stack:
         )
     stack = Stack(
         base_url=f"http://127.0.0.1:{env['GATEWAY_PORT']}", issuer=env["OIDC_ISSUER"],
+        public_url=env["PUBLIC_URL"],
         metrics_ports=metrics_ports, amqp_uri=amqp_uri, var_dir=var_dir,
         output_path=output_path, process=process,
         prometheus_port=int(env["PROMETHEUS_PORT"]),

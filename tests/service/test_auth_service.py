@@ -185,12 +185,18 @@ def test_password_grant_for_each_demo_user(issuer, username):
     assert info.json()["realm_access"] == {"roles": [demo.role]}
 
 
-def test_web_client_and_openid_scope(issuer):
-    body = issuer.login("admin", client_id=domain.CLIENT_WEB, scope="openid").json()
-    assert issuer.verify(body["access_token"])["azp"] == domain.CLIENT_WEB
+def test_openid_scope_adds_an_id_token(issuer):
+    body = issuer.login("admin", scope="openid").json()
+    assert issuer.verify(body["access_token"])["azp"] == domain.CLIENT_CLI
     assert body["scope"] == "openid profile email"
-    id_claims = issuer.verify(body["id_token"], audience=domain.CLIENT_WEB)
+    id_claims = issuer.verify(body["id_token"], audience=domain.CLIENT_CLI)
     assert id_claims["typ"] == "ID" and id_claims["preferred_username"] == "admin"
+
+
+def test_web_client_has_no_password_grant(issuer):
+    # ml-platform-web signs in through the login page only (code + PKCE, contract C1).
+    response = issuer.login("admin", client_id=domain.CLIENT_WEB)
+    assert (response.status_code, response.json()["error"]) == (400, "unsupported_grant_type")
 
 
 def test_username_is_case_insensitive(issuer):
@@ -411,6 +417,7 @@ def test_get_user_and_list_users(issuer, service_config):
         assert user["roles"] == ["data-scientist"]
         assert user["email"] == "datascientist@example.com"
         assert user["active"] is True
+        assert user["password_temporary"] is False
         assert user["created_at"].endswith("Z")
         assert "password_hash" not in user and "password" not in user
 
@@ -452,7 +459,7 @@ def test_cors_for_the_web_app_origin_only(issuer):
         headers=web,
         data={
             "grant_type": "password",
-            "client_id": domain.CLIENT_WEB,
+            "client_id": domain.CLIENT_CLI,
             "username": "viewer",
             "password": "password123",
         },

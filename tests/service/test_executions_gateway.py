@@ -105,7 +105,9 @@ def test_input_errors_are_explained(client, auth, make_model):
                            data={"file": (io.BytesIO(bad), "bad.csv")})
     assert response.status_code == 422
     assert response.json["error"]["code"] == "invalid_input_data"
-    assert "line 4" in response.json["error"]["message"]
+    # the short row (line 3) is the first bad one: never padded with NaN (issue 11, item 3)
+    assert "line 3" in response.json["error"]["message"]
+    assert str(response.json["error"]["details"]["line"]) == "3"
 
     response = client.post(f"/api/v1/models/{model['id']}/executions", headers=headers,
                            json={"input": {"rows": [{"sepal_length": 1.0}]}})

@@ -444,6 +444,7 @@ def test_health_reports_each_service(registry, service_config, token_issuer):
             DEPLOYER_METRICS_PORT=1,
             RUNNER_METRICS_PORT=1,
             SCHEDULER_METRICS_PORT=1,
+            ADMIN_METRICS_PORT=1,
         )
     )
     response = app.test_client().get("/api/v1/health")
@@ -455,6 +456,7 @@ def test_health_reports_each_service(registry, service_config, token_issuer):
         "deployer": "unreachable",
         "runner": "unreachable",
         "scheduler": "unreachable",
+        "admin": "unreachable",
     }
 
 

@@ -178,8 +178,9 @@ def test_model_that_raises_fails_with_last_line_and_traceback(runner, cluster, m
     assert done["error"].startswith("ValueError: Input X contains NaN")
     assert "\n" not in done["error"]
     messages = [line["message"] for line in all_logs(cluster, execution["id"])]
-    assert any(m.startswith("Traceback") for m in messages)
-    assert [line["level"] for line in all_logs(cluster, execution["id"])].count("ERROR") > 2
+    # the model's error, never the platform's traceback (tests/service/test_runner_hardening.py)
+    assert any(m.startswith("ValueError: Input X contains NaN") for m in messages)
+    assert not any("Traceback" in m or "site-packages" in m for m in messages)
 
 
 def test_timeout(runner, cluster, make_model, store):

@@ -55,8 +55,12 @@ def refused(form) -> OAuthError:
 # -- token request parameters ------------------------------------------------------
 
 
-def test_password_grant_is_parsed_for_both_clients():
-    for client_id in (domain.CLIENT_CLI, domain.CLIENT_WEB):
+def test_password_grant_is_parsed_for_the_cli_only():
+    # The web client signs in through the login page (code + PKCE), never with a password.
+    error = refused({"grant_type": "password", "client_id": domain.CLIENT_WEB,
+                         "username": "admin", "password": "x"})
+    assert error.error == "unsupported_grant_type"
+    for client_id in (domain.CLIENT_CLI,):
         grant = domain.parse_token_request(
             {
                 "grant_type": "password",
@@ -188,7 +192,10 @@ def test_discovery_urls_are_built_from_the_issuer():
     assert doc["authorization_endpoint"] == f"{oidc}/auth"
     assert doc["end_session_endpoint"] == f"{oidc}/logout"
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert set(doc["grant_types_supported"]) == {"password", "refresh_token"}
+    assert set(doc["grant_types_supported"]) == {
+        "authorization_code", "password", "refresh_token"}
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["response_types_supported"] == ["code"]
 
 
 def test_userinfo_has_no_token_internals():

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from services.auth import domain
+from services.auth.lockout import LockoutPolicy
 from shared.config import DEFAULTS, ROOT
 
 EXPORT = ROOT / "deploy" / "keycloak" / "realm-ml-platform.json"
@@ -51,15 +52,37 @@ def test_clients_match(realm):
         assert client["serviceAccountsEnabled"] is False
         assert client["redirectUris"] == list(expected.redirect_uris)
         assert client["webOrigins"] == list(expected.web_origins)
+        post_logout = client["attributes"].get("post.logout.redirect.uris", "")
+        # Keycloak separates several URIs with "##".
+        assert [uri for uri in post_logout.split("##") if uri] == list(
+            expected.post_logout_redirect_uris)
 
 
-def test_web_client_uses_pkce_s256(realm):
+def test_web_client_uses_pkce_s256_and_the_exact_uris_of_contract_c1(realm):
     web = clients_of(realm)[domain.CLIENT_WEB]
+    public = DEFAULTS["PUBLIC_URL"] or f"http://localhost:{DEFAULTS['GATEWAY_PORT']}"
+    assert public == domain.DEFAULT_PUBLIC_URL
     assert web["attributes"]["pkce.code.challenge.method"] == "S256"
-    assert web["redirectUris"] == ["http://localhost:3000/*"]
-    assert web["webOrigins"] == ["http://localhost:3000"]
+    assert domain.PKCE_METHODS == ("S256",)
+    assert web["publicClient"] is True and web["standardFlowEnabled"] is True
+    assert web["directAccessGrantsEnabled"] is False  # code + PKCE only
+    assert web["redirectUris"] == [f"{public}{domain.WEB_CALLBACK_PATH}"]
+    assert web["webOrigins"] == [public]
+    assert web["attributes"]["post.logout.redirect.uris"] == f"{public}/"
+    assert not any("*" in uri for uri in web["redirectUris"] + web["webOrigins"])
     cli = clients_of(realm)[domain.CLIENT_CLI]
     assert cli["directAccessGrantsEnabled"] is True
+
+
+def test_brute_force_detection_matches_the_lockout_policy(realm):
+    policy = LockoutPolicy()  # the built-in issuer's defaults
+    assert realm["bruteForceProtected"] is True
+    assert realm["permanentLockout"] is False
+    assert realm["failureFactor"] == policy.max_failures
+    assert realm["waitIncrementSeconds"] == policy.base_wait_s
+    assert realm["maxFailureWaitSeconds"] == policy.max_wait_s
+    assert realm["maxDeltaTimeSeconds"] == policy.reset_after_s
+    assert realm["accessCodeLifespan"] == int(DEFAULTS["AUTH_CODE_TTL_S"])
 
 
 def test_every_client_adds_the_api_audience_to_access_tokens(realm):

@@ -69,7 +69,7 @@ def test_missing_columns_are_named(write):
 
 
 def test_json_records_and_wrappers(write):
-    records = [{"age": 1, "income": 2}, {"age": 3, "income": 4, "extra": 5}]
+    records = [{"age": 1, "income": 2, "extra": 0}, {"age": 3, "income": 4, "extra": 5}]
     info = datasets.inspect_dataset(
         write("r.json", json.dumps(records).encode()), input_schema=SCHEMA
     )
@@ -85,7 +85,7 @@ def test_json_records_and_wrappers(write):
     [
         (b'[{"age": 1,', "invalid JSON at line 1"),
         (b'{"age": 1}', "list of records"),
-        (b"[1, 2]", "record 0 is not an object"),
+        (b"[1, 2]", "record 1 is not an object"),
         (b"[]", "no columns"),
     ],
 )

@@ -222,3 +222,33 @@ def test_grafana_dashboard_charts_only_metrics_the_code_defines():
     assert {"ml_entrypoint_requests_total", "ml_entrypoint_latency_seconds"} <= names
     undefined = sorted(name for name in names if f'"{name}"' not in code_text())
     assert not undefined, f"the dashboard charts metrics no code defines: {undefined}"
+
+
+# -- Superset --------------------------------------------------------------------------
+
+
+def test_compose_superset_reads_the_analytics_copy_in_postgres():
+    services = compose()["services"]
+    superset, postgres = services["superset"], services["analytics-db"]
+    assert superset["build"]["dockerfile"] == "deploy/superset/Dockerfile"
+    assert (ROOT / superset["build"]["dockerfile"]).exists()
+    assert superset["depends_on"] == {"analytics-db": {"condition": "service_healthy"}}
+    url = superset["environment"]["ANALYTICS_DB_URL"]
+    assert url.startswith("postgresql") and "@analytics-db:5432/" in url
+    assert url.rsplit("/", 1)[1] == postgres["environment"]["POSTGRES_DB"]
+    # The reporting service writes where Superset reads (contract C4).
+    assert compose()["x-platform-env"]["ANALYTICS_DB_URL"] == url
+    assert superset["environment"]["SUPERSET_PORT"] == DEFAULTS["SUPERSET_PORT"] == "8088"
+    assert not any("SECRET" in key for key in superset["environment"]), "no committed secret"
+
+
+def test_superset_image_runs_the_make_run_code_from_the_pinned_requirements():
+    text = (ROOT / "deploy/superset/Dockerfile").read_text()
+    assert "-r deploy/superset/requirements.txt" in text
+    assert '"scripts.superset", "run"' in text
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    requirements = [line for line in (ROOT / "deploy/superset/requirements.txt")
+                    .read_text().splitlines() if line and not line.startswith("#")]
+    assert "apache_superset==6.1.0" in requirements or "apache-superset==6.1.0" in requirements
+    assert all("==" in line for line in requirements), "every Superset requirement pinned"

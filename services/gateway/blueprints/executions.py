@@ -59,11 +59,22 @@ class ExecutionInputSchema(ma.Schema):
     size = ma.fields.Integer(allow_none=True)
 
 
+class BadRowSchema(ma.Schema):
+    line = ma.fields.Integer(metadata={"description": "CSV / JSON Lines line (header = 1)"})
+    record = ma.fields.Integer(metadata={"description": "JSON array record (1-based)"})
+    column = ma.fields.String()
+    reason = ma.fields.String()
+
+
 class ExecutionResultSchema(ma.Schema):
     rows = ma.fields.Integer(allow_none=True)
     size = ma.fields.Integer(allow_none=True)
     format = ma.fields.String(allow_none=True)
     filename = ma.fields.String(allow_none=True)
+    skipped_rows = ma.fields.Integer(metadata={
+        "description": "bad input rows left out (parameters.on_bad_rows = skip)"})
+    bad_rows = ma.fields.List(ma.fields.Nested(BadRowSchema),
+                              metadata={"description": "the first 100 bad rows skipped"})
 
 
 class ExecutionSchema(ma.Schema):
@@ -130,8 +141,8 @@ class RunBodySchema(ma.Schema):
     """JSON body of a run (multipart: a ``file`` part and a ``parameters`` JSON part)."""
 
     parameters = ma.fields.Dict(keys=ma.fields.String(), load_default=dict, metadata={
-        "description": "predict_proba, output_format (csv|json|parquet), timeout_s, batch_size;"
-                       " any other parameter is kept and shown"})
+        "description": "predict_proba, output_format (csv|json|parquet), timeout_s, batch_size,"
+                       " on_bad_rows (fail|skip); any other parameter is kept and shown"})
     input = ma.fields.Nested(RunInputSchema, allow_none=True)
     trigger = ma.fields.String(load_default="manual", validate=validate.OneOf(("manual", "api")))
 

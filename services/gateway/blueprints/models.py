@@ -13,12 +13,11 @@ import marshmallow as ma
 from flask import request
 from marshmallow import validate
 
+from services.gateway.model_uploads import UploadPending, attach_upload
 from services.gateway.policy import requires
 from services.gateway.uploads import (
     FILE_BODY,
     FILENAME_PARAMETERS,
-    discard,
-    discarded_on_failure,
     download_response,
     file_part,
     is_multipart,
@@ -191,19 +190,24 @@ def list_models(args):
 
 
 def _create_with_file(data: dict) -> dict:
-    """Create the model, then stream and attach its file; undo the model on any failure."""
+    """Create the model, then stream and attach its file; undo the model on any failure.
+
+    Once ``attach_file`` is asked, the registry owns the file (it attaches or deletes
+    it: ``model_uploads``); the gateway never deletes it. While the outcome is not
+    known (``UploadPending``) the model is kept: it may still become ``ready``.
+    """
     part = file_part("file")
     model = rpc("registry", "create_model", data)
     if part is None:
         return model
-    artifact = None
     try:
         artifact = store_file(part, metadata={"model_id": model["id"]})
-        return rpc("registry", "attach_file", model["id"], artifact.to_dict(), artifact.filename)
+        return attach_upload(model["id"], artifact)
+    except UploadPending:
+        raise
     except BaseException:
-        # Nothing half-written: a model created for this request goes away with its file.
-        if artifact is not None:
-            discard(artifact)
+        # Nothing half-written: a model created for this request goes away (with its
+        # file, if it got one).
         _quietly(rpc, "registry", "delete_model", model["id"])
         raise
 
@@ -279,8 +283,7 @@ def put_model_file(model_id):
     (``X-Filename`` header or ``?filename=``). 422 when the registry rejects it."""
     rpc("registry", "get_model", model_id)  # 404 before any byte is stored
     artifact = store_upload("file", metadata={"model_id": model_id})
-    with discarded_on_failure(artifact):
-        return rpc("registry", "attach_file", model_id, artifact.to_dict(), artifact.filename)
+    return attach_upload(model_id, artifact)  # the registry attaches or deletes it
 
 
 @blp.route("/<model_id>/file", methods=["GET"])
