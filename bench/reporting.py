@@ -93,13 +93,15 @@ def seed(plat: Platform, models: int, executions: int) -> tuple[float, float, st
 
 
 def rebuild(plat: Platform, session) -> float:
-    headers = plat.stack.auth(plat.token("admin", "admin123"))
+    def headers():  # a rebuild outlives an access token: Stack.token renews it
+        return plat.stack.auth(plat.token("admin", "admin123"))
+
     began = time.monotonic()
-    asked = session.post(plat.api("/reports/rebuild"), headers=headers, timeout=60)
+    asked = session.post(plat.api("/reports/rebuild"), headers=headers(), timeout=60)
     asked.raise_for_status()
     while True:
         time.sleep(1)
-        answer = session.get(plat.api("/reports/rebuild"), headers=headers, timeout=60)
+        answer = session.get(plat.api("/reports/rebuild"), headers=headers(), timeout=60)
         if answer.status_code != 200:  # the database is busy with the rebuild: ask again
             continue
         state = answer.json()
