@@ -39,6 +39,7 @@ from pathlib import Path
 
 import requests
 
+from scripts import prometheus
 from shared.config import ROOT, int_setting, setting
 from shared.embedded_db import EmbeddedDatabase
 from shared.supervision import (
@@ -76,6 +77,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("runner", "RUNNER_METRICS_PORT"),
     ServiceSpec("scheduler", "SCHEDULER_METRICS_PORT"),
     ServiceSpec("admin", "ADMIN_METRICS_PORT"),
+    ServiceSpec("reporting", "REPORTING_METRICS_PORT"),
 )
 GATEWAY = "gateway"
 DATABASE = "database"
@@ -331,6 +333,7 @@ class Launcher:
                 GATEWAY, command, self.log_dir / "gateway.log",
                 f"http://127.0.0.1:{self.gateway_port}/api/v1/health", base_env, self.echo,
                 any_status=True))
+        prometheus.add_to(self)
         for child in self.children:
             self.say(f"starting {child.name}: {' '.join(child.command[1:])}")
             child.start()

@@ -22,6 +22,16 @@ if ! command -v curl >/dev/null 2>&1 && as_root; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl
 fi
 
+# Debian's Prometheus (promtool tests the alert rules; the e2e stack runs the real server).
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  if as_root; then
+    echo "test-prereqs: installing prometheus"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
+  else
+    echo "test-prereqs: prometheus/promtool missing (sudo apt-get install prometheus); their tests are skipped" >&2
+  fi
+fi
+
 if ! port_open "$AMQP_HOST" "$AMQP_PORT"; then
   if ! as_root; then
     echo "test-prereqs: RabbitMQ is not running on $AMQP_HOST:$AMQP_PORT." >&2

@@ -27,6 +27,12 @@ DEFAULTS: dict[str, str] = {
     "SCHEDULER_METRICS_PORT": "9104",
     "AUTH_METRICS_PORT": "9105",
     "ADMIN_METRICS_PORT": "9106",
+    "REPORTING_METRICS_PORT": "9107",
+    # The reporting service's analytics copy (Superset reads it); empty = SQLite file
+    # under VAR_DIR (analytics_db_url()).
+    "ANALYTICS_DB_URL": "",
+    # Debian's Prometheus, started by make run when installed (scripts/prometheus.py).
+    "PROMETHEUS_PORT": "9090",
     # Where the gateway's health page finds each service's /health (compose, k8s:
     # one host name per service; empty = SERVICES_HOST).
     "SERVICES_HOST": "127.0.0.1",
@@ -35,6 +41,7 @@ DEFAULTS: dict[str, str] = {
     "RUNNER_HOST": "",
     "SCHEDULER_HOST": "",
     "ADMIN_HOST": "",
+    "REPORTING_HOST": "",
     "RPC_TIMEOUT_S": "10",
     "MAX_UPLOAD_MB": "200",
     "ACCESS_TOKEN_TTL_S": "300",
@@ -97,3 +104,9 @@ DERIVED: dict[str, Callable[[], str]] = {"PUBLIC_URL": public_url}
 
 def int_setting(name: str) -> int:
     return int(setting(name))
+
+
+def analytics_db_url() -> str:
+    """ANALYTICS_DB_URL, else ``sqlite:///${VAR_DIR}/analytics/analytics.db``."""
+    return setting("ANALYTICS_DB_URL") or \
+        f"sqlite:///{Path(setting('VAR_DIR')).resolve() / 'analytics' / 'analytics.db'}"

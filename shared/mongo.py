@@ -141,6 +141,26 @@ def object_id(value: Any, what: str = "document") -> ObjectId:
         raise NotFound(f"{what} {value!r} not found", {"id": value}) from None
 
 
+EXPORT_MAX = 2000
+
+
+def export_page(after: Any, limit: Any) -> tuple[dict[str, Any], int]:
+    """The query and limit of one keyset page over ``_id`` (``export_*`` RPCs): the
+    documents after ``after`` (exclusive), at most ``limit`` (≤ 2,000)."""
+    from shared.errors import validation_error
+
+    try:
+        limit = min(max(int(limit or 1000), 1), EXPORT_MAX)
+    except (TypeError, ValueError):
+        raise validation_error("limit", "must be a whole number") from None
+    if not after:
+        return {}, limit
+    try:
+        return {"_id": {"$gt": ObjectId(str(after))}}, limit
+    except (InvalidId, TypeError):
+        raise validation_error("after", "must be an id from the previous page") from None
+
+
 class Repository(DependencyProvider):
     """Base for a service's repository. Subclasses set ``indexes`` and add verbs.
 

@@ -150,6 +150,14 @@ class Deployments(Repository):
             "per_page": per_page,
         }
 
+    def export(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Deployments in ``_id`` order from ``after`` (exclusive): keyset pages."""
+        from shared.mongo import export_page
+
+        query, limit = export_page(after, limit)
+        return [to_api(d, history=False) for d in
+                self.col.find(query, {"history": 0}).sort([("_id", 1)]).limit(limit)]
+
     def active_for_model(self, model_id: str) -> list[dict[str, Any]]:
         return [
             to_api(d, history=False)

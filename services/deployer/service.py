@@ -106,6 +106,13 @@ class DeployerService:
         return page
 
     @rpc(expected_exceptions=EXPECTED)
+    def export_deployments(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        """Every deployment (without history), oldest id first, a keyset page at a time
+        (the reporting service's rebuild): ``{"items": [...], "next": id | None}``."""
+        items = self.deployments.export(after, limit)
+        return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+    @rpc(expected_exceptions=EXPECTED)
     def update_deployment(self, deployment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Edit fields; a schedule / time zone change recomputes ``next_run_at`` and is
         recorded in ``history`` (who, when, old, new). Raises NotFound, ValidationError,

@@ -49,6 +49,7 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.executions",
     "services.gateway.blueprints.admin",
     "services.gateway.blueprints.integrations",
+    "services.gateway.blueprints.reports",
 ]
 
 SETTINGS = (
@@ -63,6 +64,7 @@ SETTINGS = (
     "SCHEDULER_METRICS_PORT",
     "AUTH_METRICS_PORT",
     "ADMIN_METRICS_PORT",
+    "REPORTING_METRICS_PORT",
 )
 
 REQUESTS = Counter(
@@ -85,7 +87,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     config["MAX_UPLOAD_MB"] = float(setting("MAX_UPLOAD_MB"))
     config["SERVICES_HOST"] = setting("SERVICES_HOST")
     # In compose / k8s each service has its own host name (REGISTRY_HOST=registry, ...).
-    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER", "ADMIN"):
+    for name in ("REGISTRY", "DEPLOYER", "RUNNER", "SCHEDULER", "ADMIN", "REPORTING"):
         config[f"{name}_HOST"] = setting(f"{name}_HOST") or config["SERVICES_HOST"]
     config["RPC_POOL_SIZE"] = int(os.environ.get("GATEWAY_RPC_POOL_SIZE") or 16)
     config["HEALTH_TIMEOUT_S"] = float(os.environ.get("GATEWAY_HEALTH_TIMEOUT_S") or 1.0)

@@ -29,10 +29,20 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import Counter, Histogram
 
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+RPC_CALLS = Counter("ml_gateway_rpc_requests_total",
+                    "RPC calls made by the gateway, by service, method and outcome "
+                    "(success, the error code, or unavailable)",
+                    ["service", "method", "outcome"])
+RPC_LATENCY = Histogram("ml_gateway_rpc_latency_seconds",
+                        "RPC round trip seen by the gateway", ["service", "method"],
+                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                 2.5, 5, 10, 30))
 
 #: Errors that mean "the broker or the service did not answer": they become a 503.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -169,6 +179,24 @@ class RpcPool:
         Raises the service's ``PlatformError`` subclasses as themselves, and
         ``ServiceUnavailable`` when the broker or the service does not answer.
         """
+        started = time.perf_counter()
+        outcome = "internal_error"
+        try:
+            result = self._call(service, method, args, kwargs, context)
+            outcome = "success"
+            return result
+        except ServiceUnavailable:
+            outcome = "unavailable"
+            raise
+        except BaseException as exc:
+            outcome = getattr(exc, "code", None) or "internal_error"
+            raise
+        finally:
+            RPC_CALLS.labels(service, method, outcome).inc()
+            RPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
+
+    def _call(self, service: str, method: str, args: tuple, kwargs: dict,
+              context: dict[str, Any] | None) -> Any:
         lease = self._acquire(service)
         try:
             lease.set_context(context or {})

@@ -147,6 +147,14 @@ class ModelRepository(Repository):
             for name in fields
         }
 
+    def export(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Models in ``_id`` order from ``after`` (exclusive): keyset pages, no skip."""
+        from shared.mongo import export_page
+
+        query, limit = export_page(after, limit)
+        return [to_model(doc) for doc in
+                self.models.find(query, {"input_schema": 0}).sort([("_id", 1)]).limit(limit)]
+
     def same_name(self, name: str) -> list[dict[str, Any]]:
         return [to_model(doc) for doc in self.models.find({"name": name})]
 

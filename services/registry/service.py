@@ -120,6 +120,14 @@ class RegistryService:
         return f"{self.config.get('MONGO_URI')}/{self.config.get('MONGO_DB')}"
 
     @rpc(expected_exceptions=EXPECTED)
+    def export_models(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        """Every model, oldest id first, a keyset page at a time (the reporting
+        service's rebuild): ``{"items": [model dict], "next": id | None}``; pass ``next``
+        back as ``after``. ``limit`` ≤ 2000. Raises ``ValidationError`` for a bad cursor."""
+        items = self.repo.export(after, limit)
+        return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+    @rpc(expected_exceptions=EXPECTED)
     def update_model(self, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH a model: only the fields sent change.
 

@@ -64,6 +64,9 @@ class ExecutionRepository(Repository):
             ([("model_id", 1), ("created_at", -1)], {}),
             ([("status", 1), ("created_at", -1)], {}),
             ([("trigger", 1), ("created_at", -1)], {}),
+            # GET /executions?department=&region= (the reports' figures, checkable).
+            ([("department", 1), ("created_at", -1)], {}),
+            ([("region", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
             ([("result.artifact_id", 1), ("finished_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.
@@ -105,6 +108,57 @@ class ExecutionRepository(Repository):
         cursor = (self.db[EXECUTIONS].find(filters).sort(sort)
                   .skip((page - 1) * per_page).limit(per_page))
         return list(cursor), self.db[EXECUTIONS].count_documents(filters)
+
+    def export(self, cursor: dict[str, Any] | None, limit: int
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Every execution in (created_at, _id) order, ``limit`` at a time, for the
+        reporting rebuild. ``cursor`` is what the previous call returned (None: start).
+
+        Each query is a *bounded* range of the created_at index (a window that doubles
+        while sparse and shrinks when full): the embedded database answers those in
+        milliseconds, while an open-ended range or sort costs a scan of everything
+        matched (seconds per page at 100,000 executions, see TRAPS.md).
+        """
+        col = self.db[EXECUTIONS]
+        if cursor is None:
+            first = list(col.find({}, {"created_at": 1}).sort([("created_at", 1)]).limit(1))
+            if not first:
+                return [], None
+            cursor = {"t": first[0]["created_at"], "id": None, "w": 3600.0}
+        start, last_id, window = cursor["t"], cursor["id"], float(cursor["w"])
+        horizon = utcnow() + timedelta(seconds=1)
+        out: list[dict[str, Any]] = []
+        projection = {"parameters": 0, "model_file": 0}
+        order = lambda d: (d["created_at"], d["_id"])  # noqa: E731 (ties: by id, here)
+        if last_id is not None:  # inside the executions of one instant: finish them first
+            ties = [d for d in sorted(col.find({"created_at": start}, projection), key=order)
+                    if d["_id"] > last_id]
+            out += ties[:limit]
+            if len(ties) > limit:
+                return out, {"t": start, "id": out[-1]["_id"], "w": window}
+            start, last_id = start + timedelta(milliseconds=1), None
+        while len(out) < limit and start <= horizon:
+            end = start + timedelta(seconds=window)
+            wanted = limit - len(out)
+            docs = sorted(col.find({"created_at": {"$gte": start, "$lt": end}}, projection)
+                          .sort([("created_at", 1)]).limit(wanted + 1), key=order)
+            if len(docs) > wanted:  # the window holds more: stop inside it, narrow it
+                cut = docs[wanted]["created_at"]
+                head = [d for d in docs if d["created_at"] < cut]
+                if head:
+                    return out + head, {"t": cut, "id": None, "w": max(window / 4, 1.0)}
+                # Only executions of one instant: page through that instant by id.
+                ties = sorted(col.find({"created_at": cut}, projection), key=order)
+                out += ties[:wanted]
+                if len(ties) > wanted:
+                    return out, {"t": cut, "id": out[-1]["_id"], "w": window}
+                return out, {"t": cut + timedelta(milliseconds=1), "id": None, "w": window}
+            out += docs
+            start = end
+            window = min(window * 2, 366 * 86400.0) if len(docs) < wanted / 2 else window
+        if start > horizon:
+            return out, None
+        return out, {"t": start, "id": None, "w": window}
 
     def count(self, filters: dict) -> int:
         return self.db[EXECUTIONS].count_documents(filters)

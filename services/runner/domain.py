@@ -7,7 +7,7 @@ No I/O here: the repository, the queue and the child processes live in
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import limits
@@ -207,6 +207,8 @@ def to_dict(doc: dict[str, Any]) -> dict[str, Any]:
         "model_name": doc.get("model_name"),
         "model_version": doc.get("model_version"),
         "deployment_id": doc.get("deployment_id"),
+        "department": doc.get("department"),
+        "region": doc.get("region"),
         "parameters": doc.get("parameters") or {},
         "unused_parameters": doc.get("unused_parameters") or [],
         "input": {
@@ -249,9 +251,12 @@ def list_query(query: dict[str, Any] | None) -> tuple[dict, list[tuple[str, int]
     """Filter, sort, page and per_page of ``list_executions`` (400 on bad values)."""
     query = dict(query or {})
     filters: dict[str, Any] = {}
-    for key in ("deployment_id", "model_id", "created_by"):
+    for key in ("deployment_id", "model_id", "created_by", "department", "region"):
         if query.get(key):
             filters[key] = str(query[key])
+    period = created_between(query.get("from"), query.get("to"))
+    if period:
+        filters["created_at"] = period
     if query.get("status"):
         statuses = query["status"] if isinstance(query["status"], list) else \
             str(query["status"]).split(",")
@@ -270,6 +275,55 @@ def list_query(query: dict[str, Any] | None) -> tuple[dict, list[tuple[str, int]
         raise validation_error("sort", f"must be one of {', '.join(SORT_FIELDS)} (- for desc)")
     page, per_page = limits.page_args(query.get("page"), query.get("per_page"))
     return filters, [(field, direction), ("_id", direction)], page, per_page
+
+
+def parse_time(name: str, value: Any) -> datetime | None:
+    """An ISO 8601 instant from the outside (``Z`` or an offset; naive = UTC)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise validation_error(name, "must be an ISO 8601 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def created_between(start: Any, end: Any) -> dict[str, datetime]:
+    """The ``created_at`` condition of ``from`` (inclusive) and ``to`` (exclusive)."""
+    low, high = parse_time("from", start), parse_time("to", end)
+    if low and high and high < low:
+        raise validation_error("to", "must not be before from")
+    condition: dict[str, datetime] = {}
+    if low:
+        condition["$gte"] = low
+    if high:
+        condition["$lt"] = high
+    return condition
+
+
+def export_cursor(cursor: dict[str, Any] | None) -> str | None:
+    """The opaque ``next`` of ``export_executions``: ``<created_at>|<id>|<window s>``."""
+    if cursor is None:
+        return None
+    return f"{cursor['t'].isoformat()}|{cursor['id'] or ''}|{cursor['w']:g}"
+
+
+def parse_export_cursor(value: Any) -> dict[str, Any] | None:
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    if value in (None, ""):
+        return None
+    try:
+        moment, oid, window = str(value).split("|")
+        return {"t": parse_time("after", moment), "id": ObjectId(oid) if oid else None,
+                "w": max(float(window), 1.0)}
+    except (ValueError, InvalidId, ValidationError):
+        raise validation_error("after", "must be the next cursor of the previous page") \
+            from None
 
 
 def one_line(text: str | None, limit: int = 1000) -> str:

@@ -198,6 +198,10 @@ class Engine:
             "model_id": str(model["id"]),
             "model_name": model.get("name"),
             "model_version": model.get("version"),
+            # Copied at creation (like model_name): the reports and the list filters
+            # group a run by the department and region its model had when it ran.
+            "department": model.get("department"),
+            "region": model.get("region"),
             "deployment_id": None,
             "parameters": parameters,
             "unused_parameters": domain.unused_parameters(parameters),
@@ -302,6 +306,7 @@ class Engine:
         doc, created = self.repo.insert(doc)
         if created:
             metrics.EXECUTIONS.labels(FAILED, "schedule").inc()
+            metrics.finished(doc)
             self.event(events.EXECUTION_FAILED, doc)
 
     # -- cancel and re-run -----------------------------------------------------------
@@ -313,6 +318,7 @@ class Engine:
             if cancelled is not None:
                 LogWriter(self.repo, execution_id, 10).write("INFO", "cancelled while queued")
                 metrics.EXECUTIONS.labels(CANCELLED, cancelled["trigger"]).inc()
+                metrics.finished(cancelled)
                 self.event(events.EXECUTION_CANCELLED, cancelled)
                 return domain.to_dict(cancelled)
             doc = self.repo.get(execution_id)
@@ -587,6 +593,7 @@ class Engine:
         if logger is not None and final.get("error"):
             logger.write("ERROR", f"{final['status']}: {final['error']}")
         metrics.EXECUTIONS.labels(final["status"], final.get("trigger") or "manual").inc()
+        metrics.finished(final)
         if final.get("duration_s") is not None:
             metrics.DURATION.labels(final["status"]).observe(final["duration_s"])
         self.event(FINAL_EVENTS[final["status"]], final)

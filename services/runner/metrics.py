@@ -22,3 +22,23 @@ PREDICT_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 PREDICT_ROWS = Counter("ml_runner_online_rows_total", "Rows scored by online predictions")
+FINISHED = Counter(
+    "ml_runner_executions_finished_total",
+    "Executions that reached a final status, by status, trigger, department and model name",
+    ["status", "trigger", "department", "model"],
+)
+ROWS_BY_MODEL = Counter(
+    "ml_runner_execution_rows_total",
+    "Rows scored by succeeded batch executions, by department and model name",
+    ["department", "model"],
+)
+
+
+def finished(doc: dict) -> None:
+    """Count one execution that reached its final status (labels bounded by model names)."""
+    department = doc.get("department") or "(none)"
+    model = doc.get("model_name") or "(none)"
+    FINISHED.labels(doc["status"], doc.get("trigger") or "manual", department, model).inc()
+    rows = (doc.get("result") or {}).get("rows")
+    if doc["status"] == "succeeded" and rows:
+        ROWS_BY_MODEL.labels(department, model).inc(rows)

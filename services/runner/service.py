@@ -23,7 +23,7 @@ from services.runner.queue import ExecutionQueue, execution_consumer
 from shared import events, limits
 from shared.caller import Caller
 from shared.errors import EXPECTED, Conflict, NotFound, PlatformError, ServiceUnavailable
-from shared.mongo import utcnow
+from shared.mongo import export_page, utcnow
 from shared.observability import Observability
 from shared.settings import PlatformSettings
 
@@ -70,11 +70,22 @@ class RunnerService:
     @rpc(expected_exceptions=EXPECTED)
     def list_executions(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """``{items, total, page, per_page}``; query keys deployment_id, model_id, status,
-        trigger, created_by, sort (e.g. ``-created_at``), page, per_page (≤ 200)."""
+        trigger, created_by, department, region, from / to (ISO 8601, on created_at: from
+        inclusive, to exclusive), sort (e.g. ``-created_at``), page, per_page (≤ 200)."""
         filters, sort, page, per_page = domain.list_query(query)
         docs, total = self.repo.list(filters, sort, page, per_page)
         return {"items": [domain.to_dict(d) for d in docs], "total": total, "page": page,
                 "per_page": per_page}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def export_executions(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        """Every execution, oldest first, ``limit`` (≤ 2000) at a time (the reporting
+        service's rebuild): ``{"items": [execution dict], "next": cursor | None}``; pass
+        ``next`` back as ``after`` (an opaque cursor). ValidationError for a bad one."""
+        _, limit = export_page(None, limit)
+        docs, cursor = self.repo.export(domain.parse_export_cursor(after), limit)
+        return {"items": [domain.to_dict(d) for d in docs],
+                "next": domain.export_cursor(cursor)}
 
     @rpc(expected_exceptions=EXPECTED)
     def get_logs(self, execution_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:

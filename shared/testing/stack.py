@@ -47,6 +47,8 @@ class Stack:
     process: subprocess.Popen
     env: dict[str, str] = field(default_factory=dict)  # the launcher's environment
     _tokens: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    # Debian's Prometheus, started by the launcher when installed (scrapes every second).
+    prometheus_port: int = 0
 
     def api(self, path: str) -> str:
         return f"{self.base_url}/api/v1{path}"
@@ -105,6 +107,8 @@ def stack_env(var_dir: Path, amqp_uri: str, seed: bool,
         "PYTHONUNBUFFERED": "1",
         # Superset has its own test (tests/e2e/test_superset.py), not one per stack.
         "SUPERSET_ENABLED": "0",
+        "PROMETHEUS_PORT": str(free_port()),
+        "PROMETHEUS_SCRAPE_S": "1",
     })
     for spec in SERVICES:
         env[spec.metrics_port_setting] = str(metrics_ports[spec.name])
@@ -132,6 +136,7 @@ def start_stack(var_dir: Path, amqp_uri: str, seed: bool = False,
         public_url=env["PUBLIC_URL"],
         metrics_ports=metrics_ports, amqp_uri=amqp_uri, var_dir=var_dir,
         output_path=output_path, process=process, env=env,
+        prometheus_port=int(env["PROMETHEUS_PORT"]),
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while READY_MARKER not in stack.output():

@@ -68,7 +68,7 @@ def test_unreachable_broker_stops_the_launcher_with_instructions(tmp_path):
 
 def test_every_service_has_a_metrics_port_setting():
     assert [spec.name for spec in SERVICES] == ["auth", "registry", "deployer", "runner",
-                                                "scheduler", "admin"]
+                                                "scheduler", "admin", "reporting"]
     for spec in SERVICES:
         assert spec.metrics_port_setting in DEFAULTS
     # Every nameko service on disk is in the launcher's list.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC
 
 import marshmallow as ma
 from flask import Response, request
@@ -85,6 +86,8 @@ class ExecutionSchema(ma.Schema):
     model_name = ma.fields.String(allow_none=True)
     model_version = ma.fields.String(allow_none=True)
     deployment_id = ma.fields.String(allow_none=True)
+    department = ma.fields.String(allow_none=True)
+    region = ma.fields.String(allow_none=True)
     parameters = ma.fields.Dict(keys=ma.fields.String())
     unused_parameters = ma.fields.List(
         ma.fields.String(), metadata={"description": "kept and shown, not used by the runner"})
@@ -113,6 +116,21 @@ class ExecutionQuerySchema(PageQuerySchema):
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     trigger = ma.fields.String(validate=validate.OneOf(TRIGGERS))
     created_by = limits.Text()
+    department = limits.Text()
+    region = limits.Text()
+    from_ = ma.fields.AwareDateTime(data_key="from", default_timezone=UTC, metadata={
+        "description": "created_at ≥ this instant (ISO 8601)"})
+    to = ma.fields.AwareDateTime(default_timezone=UTC, metadata={
+        "description": "created_at < this instant (ISO 8601)"})
+
+    @ma.post_load
+    def as_rpc_query(self, data, **kwargs):
+        """ISO strings for the runner (``from`` is a keyword in Python, not in the API)."""
+        if "from_" in data:
+            data["from"] = data.pop("from_").isoformat()
+        if "to" in data:
+            data["to"] = data["to"].isoformat()
+        return data
 
 
 class RunInputSchema(ma.Schema):
@@ -260,7 +278,8 @@ def predict(body, deployment_id):
 @blp.arguments(ExecutionQuerySchema, location="query")
 @blp.response(200, ExecutionPageSchema)
 def list_executions(args):
-    """List executions; filters deployment_id, model_id, status, trigger; sort such as
+    """List executions; filters deployment_id, model_id, status, trigger, department,
+    region, ``from`` / ``to`` (on created_at; from inclusive, to exclusive); sort such as
     ``-created_at`` (default), ``duration_s``; page, per_page (≤ 200)."""
     return rpc("runner", "list_executions", args)
 

@@ -34,6 +34,7 @@ SERVICES = {
     "runner": "RUNNER_METRICS_PORT",
     "scheduler": "SCHEDULER_METRICS_PORT",
     "admin": "ADMIN_METRICS_PORT",
+    "reporting": "REPORTING_METRICS_PORT",
 }
 
 
