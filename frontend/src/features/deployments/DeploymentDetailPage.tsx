@@ -281,7 +281,9 @@ function DeploymentView({ deployment }: { deployment: Deployment }) {
         <RunDialog
           open
           target={{ kind: 'deployment', id: deployment.id, name: deployment.name }}
-          inputSchema={model.data?.input_schema ?? undefined}
+          // With its own dataset the dialog opens on the file tab and an empty run uses
+          // the dataset (RunDialog's typed-rows tab would send its blank first row).
+          inputSchema={hasInput ? undefined : model.data?.input_schema ?? undefined}
           inputOptional={hasInput}
           onClose={() => setRunning(false)}
           onStarted={(execution) => {
