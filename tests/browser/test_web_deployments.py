@@ -142,9 +142,11 @@ def test_data_scientist_deploys_runs_edits_and_deletes(
     # start and stop
     detail.action("Démarrer").click()
     expect(detail.general()).to_contain_text("Actif")
-    expect(detail.schedule().locator("time").first).to_be_visible()
+    expect(detail.schedule()).not_to_contain_text("Le déploiement est arrêté")  # next_run_at
+    screen(page, "deployment-detail-active")
     detail.action("Arrêter").click()
     expect(detail.general()).to_contain_text("Inactif")
+    expect(detail.schedule()).to_contain_text("Le déploiement est arrêté")
     expect(detail.history()).to_contain_text("Statut")
 
     # run it on its own dataset; the execution appears in its table until it ends
