@@ -211,7 +211,7 @@ def test_business_user_may_only_run(signed_in, app_url, deployed):
     expect(deployments.add_button()).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^(Démarrer|Arrêter)"))).to_have_count(0)
     deployments.row(deployed["name"]).get_by_role(
-        "link", name=f"Voir {deployed['name']}"
+        "button", name=f"Voir {deployed['name']}"
     ).click()
     detail = DeploymentDetailPage(page).expect_loaded(deployed["name"])
     expect(detail.schedule()).to_contain_text("America/New_York")

@@ -95,7 +95,9 @@ describe('DeploymentDetailPage', () => {
     await user.click(screen.getByRole('button', { name: /Démarrer/ }));
     await waitFor(() => expect(calls).toContain('start'));
     await user.click(screen.getByRole('button', { name: /Supprimer/ }));
-    expect(await screen.findByText('Supprimer définitivement le déploiement « score-nuit » et son jeu de données d\'entrée ?')).toBeInTheDocument();
+    expect(
+      await screen.findByText("Supprimer définitivement le déploiement « score-nuit » et son jeu de données d'entrée ?", {}, { timeout: 15_000 }),
+    ).toBeInTheDocument();
     const dialog = screen.getByRole('dialog');
     await user.click(within(dialog).getByRole('button', { name: /Supprimer/ }));
     await waitFor(() => expect(router.state.location.pathname).toBe('/deployments'));

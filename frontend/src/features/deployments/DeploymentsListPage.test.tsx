@@ -52,7 +52,7 @@ describe('DeploymentsListPage', () => {
     expect(within(row).getByText('02/03/2026 02:30:00')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Arrêter score-nuit' })).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Démarrer essai-rh' })).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'Voir essai-rh' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Voir essai-rh' })).toBeInTheDocument();
     expect(screen.getByText('Inactif')).toBeInTheDocument();
   });
 
@@ -63,7 +63,7 @@ describe('DeploymentsListPage', () => {
       expect(await screen.findByRole('link', { name: 'score-nuit' })).toBeInTheDocument();
       expect(screen.queryByRole('button', { name: /Nouveau déploiement/ })).toBeNull();
       expect(screen.queryByRole('button', { name: /^(Démarrer|Arrêter)/ })).toBeNull();
-      expect(screen.getByRole('link', { name: 'Voir score-nuit' })).toBeInTheDocument();
+      expect(screen.getByRole('button', { name: 'Voir score-nuit' })).toBeInTheDocument();
     });
   }
 
@@ -100,7 +100,7 @@ describe('DeploymentsListPage', () => {
     mockApi(seen);
     const { router } = renderPage(<DeploymentsListPage />, { route: '/deployments' });
     await screen.findByRole('link', { name: 'score-nuit' });
-    await user.click(screen.getByRole('columnheader', { name: /^Nom/ }));
+    await user.click(screen.getByRole('button', { name: /^Nom —/ }));
     await waitFor(() => expect(router.state.location.search).toBe('?sort=name'));
     await waitFor(() => expect(seen.at(-1)!.get('sort')).toBe('name'));
   });
@@ -117,7 +117,7 @@ describe('DeploymentsListPage', () => {
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
     await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }));
     await waitFor(() => expect(started).toBe('d2'));
-    expect(await screen.findByText('Déploiement « essai-rh » démarré')).toBeInTheDocument();
+    expect(await screen.findByText('Déploiement « essai-rh » démarré', {}, { timeout: 15_000 })).toBeInTheDocument();
   });
 
   it('says why a start was refused (409)', async () => {
@@ -129,7 +129,7 @@ describe('DeploymentsListPage', () => {
     );
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
     await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }));
-    expect(await screen.findByText(/Impossible de démarrer/)).toBeInTheDocument();
+    expect(await screen.findByText(/Impossible de démarrer/, {}, { timeout: 15_000 })).toBeInTheDocument();
   });
 
   it('shows the empty state and a clear error state', async () => {

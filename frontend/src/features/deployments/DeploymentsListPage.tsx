@@ -1,12 +1,12 @@
 /** Guide 5.1: the deployments, searched, filtered, sorted and paged on the server; all in the URL. */
 import { useEffect, useState } from 'react';
-import { Button, Flex, Input, Select, Space, Table, Tooltip, Typography } from 'antd';
-import type { TableProps } from 'antd';
+import { Button, Flex, Input, Select, Space, Tooltip, Typography } from 'antd';
 import { EyeOutlined, PlusOutlined } from '@ant-design/icons';
 import { Link, useNavigate } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import type { Deployment } from '../../api/types';
 import { useCan } from '../../auth/AuthContext';
+import { DataTable, type Column } from '../../components/DataTable';
 import { DateTime } from '../../components/DateTime';
 import { ErrorState } from '../../components/QueryState';
 import { StatusBadge } from '../../components/StatusBadge';
@@ -55,23 +55,18 @@ export default function DeploymentsListPage() {
     per_page: state.per_page,
   });
 
-  const sortOrder = (field: string) =>
-    state.sort === field ? 'ascend' : state.sort === `-${field}` ? 'descend' : null;
   const none = t('common.none');
-
-  const columns: TableProps<Deployment>['columns'] = [
+  const columns: Column<Deployment>[] = [
     {
-      title: t('deployments.fields.name'),
-      dataIndex: 'name',
       key: 'name',
-      sorter: true,
-      sortOrder: sortOrder('name'),
-      render: (_, deployment) => <Link to={`/deployments/${deployment.id}`}>{deployment.name}</Link>,
+      title: t('deployments.fields.name'),
+      sortField: 'name',
+      render: (deployment) => <Link to={`/deployments/${deployment.id}`}>{deployment.name}</Link>,
     },
     {
-      title: t('deployments.fields.model'),
       key: 'model',
-      render: (_, deployment) =>
+      title: t('deployments.fields.model'),
+      render: (deployment) =>
         deployment.model_deleted ? (
           <Typography.Text type="secondary">{t('deployments.model_deleted_short')}</Typography.Text>
         ) : (
@@ -80,39 +75,28 @@ export default function DeploymentsListPage() {
           </Link>
         ),
     },
-    { title: t('deployments.fields.department'), dataIndex: 'department', key: 'department', sorter: true, sortOrder: sortOrder('department'), render: (value?: string | null) => value || none },
-    { title: t('deployments.fields.region'), dataIndex: 'region', key: 'region', sorter: true, sortOrder: sortOrder('region'), render: (value?: string | null) => value || none },
+    { key: 'department', title: t('deployments.fields.department'), sortField: 'department', render: (d) => d.department || none },
+    { key: 'region', title: t('deployments.fields.region'), sortField: 'region', render: (d) => d.region || none },
+    { key: 'status', title: t('deployments.fields.status'), sortField: 'status', render: (d) => <StatusBadge status={d.status} /> },
+    { key: 'schedule', title: t('deployments.fields.schedule'), render: (d) => <CronText expression={d.schedule} inline /> },
     {
-      title: t('deployments.fields.status'),
-      dataIndex: 'status',
-      key: 'status',
-      sorter: true,
-      sortOrder: sortOrder('status'),
-      render: (value: string) => <StatusBadge status={value} />,
-    },
-    {
-      title: t('deployments.fields.schedule'),
-      dataIndex: 'schedule',
-      key: 'schedule',
-      render: (value: string | null) => <CronText expression={value} inline />,
-    },
-    {
-      title: t('deployments.fields.next_run_at'),
-      dataIndex: 'next_run_at',
       key: 'next_run_at',
-      sorter: true,
-      sortOrder: sortOrder('next_run_at'),
-      render: (value: string | null, deployment) => <DateTime value={value} timeZone={deployment.timezone ?? undefined} />,
+      title: t('deployments.fields.next_run_at'),
+      sortField: 'next_run_at',
+      render: (d) => <DateTime value={d.next_run_at} timeZone={d.timezone ?? undefined} />,
     },
     {
-      title: t('common.actions'),
       key: 'actions',
-      render: (_, deployment) => (
+      title: t('common.actions'),
+      render: (deployment) => (
         <Space size="small">
           <Tooltip title={t('common.view')}>
-            <Link to={`/deployments/${deployment.id}`} aria-label={`${t('common.view')} ${deployment.name}`}>
-              <Button type="text" icon={<EyeOutlined />} tabIndex={-1} />
-            </Link>
+            <Button
+              type="text"
+              icon={<EyeOutlined />}
+              aria-label={`${t('common.view')} ${deployment.name}`}
+              onClick={() => navigate(`/deployments/${deployment.id}`)}
+            />
           </Tooltip>
           {can('deployments:write') && <StartStopButton deployment={deployment} compact />}
         </Space>
@@ -185,33 +169,20 @@ export default function DeploymentsListPage() {
       {query.error ? (
         <ErrorState error={query.error} onRetry={() => void query.refetch()} />
       ) : (
-        <Table<Deployment>
-          rowKey="id"
-          data-testid="deployments-table"
+        <DataTable<Deployment>
+          testId="deployments-table"
           columns={columns}
-          dataSource={query.data?.items}
+          rows={query.data?.items}
+          rowKey={(deployment) => deployment.id}
           loading={query.isFetching}
-          locale={{ emptyText: t('deployments.empty') }}
-          scroll={{ x: true }}
-          onChange={(pagination, _filters, sorter) => {
-            const one = Array.isArray(sorter) ? sorter[0] : sorter;
-            const field = one?.order ? String(one.field ?? one.columnKey) : undefined;
-            const sort = field ? (one.order === 'descend' ? `-${field}` : field) : DEFAULTS.sort;
-            const sortChanged = sort !== state.sort;
-            setState({
-              sort,
-              page: sortChanged ? 1 : pagination.current ?? 1,
-              per_page: pagination.pageSize ?? DEFAULTS.per_page,
-            });
-          }}
-          pagination={{
-            current: state.page,
-            pageSize: state.per_page,
-            total: query.data?.total ?? 0,
-            showSizeChanger: true,
-            pageSizeOptions: [10, 20, 50, 100],
-            showTotal: (total) => t('deployments.total', { count: total }),
-          }}
+          empty={t('deployments.empty')}
+          sort={state.sort === DEFAULTS.sort ? undefined : state.sort}
+          onSort={(sort) => setState({ sort: sort ?? DEFAULTS.sort, page: 1 })}
+          page={state.page}
+          perPage={state.per_page}
+          total={query.data?.total ?? 0}
+          onPage={(page, perPage) => setState({ page, per_page: perPage })}
+          totalText={(total) => t('deployments.total', { count: total })}
         />
       )}
     </div>

@@ -1,5 +1,5 @@
 /** "Démarrer" / "Arrêter" a deployment (a row icon in the list, a button on its page). */
-import { App, Button, Tooltip } from 'antd';
+import { Button, Tooltip, message } from 'antd';
 import { PauseCircleOutlined, PlayCircleOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
@@ -15,7 +15,6 @@ interface Props {
 
 export function StartStopButton({ deployment, compact }: Props) {
   const { t } = useTranslation();
-  const { message } = App.useApp();
   const mutation = useStartStop();
   const active = deployment.status === 'active';
   const action = active ? 'stop' : 'start';
