@@ -43,7 +43,9 @@ class DeploymentsListPage:
 
     def filter(self, label: str, value: str) -> None:
         self.page.get_by_role("combobox", name=label).click()
-        self.page.get_by_role("option", name=value, exact=True).click()
+        # the visible option (the listbox of role=option antd adds for screen readers is
+        # hidden); it is rendered after the field, so it is the last with that title
+        self.page.get_by_title(value, exact=True).last.click()
 
     def row(self, name: str):
         return self.table.get_by_role("row").filter(
@@ -89,7 +91,7 @@ class DeploymentFormPage:
         # typing in the select's search box opens it (its shown value covers the box)
         self.page.get_by_label("Fuseau horaire", exact=True).fill(zone)
         self.page.keyboard.press("Enter")  # the one zone the search leaves
-        expect(self.page.get_by_title(zone, exact=True)).to_be_visible()
+        expect(self.page.get_by_title(zone, exact=True).first).to_be_visible()
 
     def cron_words(self):
         return self.page.get_by_test_id("cron-words")

@@ -7,6 +7,8 @@ import { page, server } from '../../test/server';
 import { renderRoutes } from '../../test/render';
 
 const user = userEvent.setup({ delay: null });
+/** A loaded machine renders Ant Design slowly: wait up to 15 s for what appears. */
+const SLOW = [{}, { timeout: 15_000 }] as const;
 
 const DEPLOYMENT = {
   id: 'd1',
@@ -65,7 +67,7 @@ describe('DeploymentDetailPage', () => {
   it('shows informations générales, configuration, planification in its zone, executions and history', async () => {
     const calls = mockApi();
     renderDetail();
-    expect(await screen.findByRole('heading', { name: 'score-nuit' })).toBeInTheDocument();
+    expect(await screen.findByRole('heading', { name: 'score-nuit' }, SLOW[1])).toBeInTheDocument();
     const general = screen.getByTestId('deployment-general');
     expect(within(general).getByRole('link', { name: 'arbre-vins 1.0.0' })).toHaveAttribute('href', '/models/m1');
     expect(general).toHaveTextContent('Finance');
@@ -77,43 +79,43 @@ describe('DeploymentDetailPage', () => {
     expect(schedule).toHaveTextContent('Ignorer les exécutions manquées');
     expect(schedule).toHaveTextContent(/de lundi à vendredi/);
     // 01:30 UTC is 02:30 in Paris: next runs in the deployment's own zone
-    expect(await screen.findByTestId('next-runs')).toHaveTextContent('02/03/2026 02:30:00');
-    expect(await within(screen.getByTestId('deployment-executions')).findByText('Planifié')).toBeInTheDocument();
+    expect(await screen.findByTestId('next-runs', ...SLOW)).toHaveTextContent('02/03/2026 02:30:00');
+    expect(await within(screen.getByTestId('deployment-executions')).findByText('Planifié', ...SLOW)).toBeInTheDocument();
     expect(calls.some((search) => search.includes('deployment_id=d1'))).toBe(true);
     const history = screen.getByTestId('deployment-history');
     expect(history).toHaveTextContent('Planification');
     expect(history).toHaveTextContent('0 6 * * *');
-  });
+  }, 120_000);
 
   it('gives a data scientist every action; delete asks first, naming it', async () => {
     const calls = mockApi();
     const { router } = renderDetail();
-    await screen.findByRole('heading', { name: 'score-nuit' });
+    await screen.findByRole('heading', { name: 'score-nuit' }, SLOW[1]);
     for (const name of [/Démarrer/, /Exécuter/, /Modifier/, /Supprimer/]) {
       expect(screen.getByRole('button', { name })).toBeInTheDocument();
     }
     await user.click(screen.getByRole('button', { name: /Démarrer/ }));
-    await waitFor(() => expect(calls).toContain('start'));
+    await waitFor(() => expect(calls).toContain('start'), SLOW[1]);
     await user.click(screen.getByRole('button', { name: /Supprimer/ }));
     expect(
       await screen.findByText("Supprimer définitivement le déploiement « score-nuit » et son jeu de données d'entrée ?", {}, { timeout: 15_000 }),
     ).toBeInTheDocument();
     const dialog = screen.getByRole('dialog');
     await user.click(within(dialog).getByRole('button', { name: /Supprimer/ }));
-    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments'), SLOW[1]);
     expect(calls).toContain('delete');
-  });
+  }, 120_000);
 
   it('gives a business user Exécuter only, and a viewer nothing', async () => {
     mockApi();
     const { unmount } = renderDetail('business-user');
-    await screen.findByRole('heading', { name: 'score-nuit' });
+    await screen.findByRole('heading', { name: 'score-nuit' }, SLOW[1]);
     expect(screen.getByRole('button', { name: /Exécuter/ })).toBeInTheDocument();
     for (const name of [/Démarrer/, /Arrêter/, /Modifier/, /Supprimer/]) expect(screen.queryByRole('button', { name })).toBeNull();
     expect(screen.queryByTestId('input-dropzone')).toBeNull();
     unmount();
     renderDetail('viewer');
-    await screen.findByRole('heading', { name: 'score-nuit' });
+    await screen.findByRole('heading', { name: 'score-nuit' }, SLOW[1]);
     for (const name of [/Démarrer/, /Arrêter/, /Exécuter/, /Modifier/, /Supprimer/]) expect(screen.queryByRole('button', { name })).toBeNull();
   });
 });

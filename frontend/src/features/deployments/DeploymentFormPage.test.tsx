@@ -9,6 +9,8 @@ import { envelope, page, server } from '../../test/server';
 import { renderRoutes } from '../../test/render';
 
 const user = userEvent.setup({ delay: null });
+/** A loaded machine renders Ant Design slowly: wait up to 15 s for what appears. */
+const SLOW = [{}, { timeout: 15_000 }] as const;
 const MODEL = { id: 'm1', name: 'arbre-vins', version: '1.0.0', status: 'ready' };
 
 function mockModels(previews: URLSearchParams[] = []) {
@@ -80,12 +82,12 @@ describe('DeploymentFormPage', () => {
       }),
     );
     const { router, container } = renderForm();
-    expect(await screen.findByTitle('arbre-vins 1.0.0')).toBeInTheDocument();
+    expect(await screen.findByTitle('arbre-vins 1.0.0', ...SLOW)).toBeInTheDocument();
     expect(screen.getByLabelText('Modèle')).toBeDisabled();
     await user.type(screen.getByLabelText('Nom'), 'nuit');
     await user.type(screen.getByLabelText('Planification'), '30 2 * * 1-5');
-    expect(await screen.findByText(/de lundi à vendredi/)).toBeInTheDocument();
-    const runs = await screen.findByTestId('next-runs');
+    expect(await screen.findByText(/de lundi à vendredi/, ...SLOW)).toBeInTheDocument();
+    const runs = await screen.findByTestId('next-runs', ...SLOW);
     expect(runs).toHaveTextContent('Prochaines exécutions (heure de UTC)');
     expect(runs).toHaveTextContent('02/03/2026 01:30:00');
     expect(previews.at(-1)!.get('schedule')).toBe('30 2 * * 1-5');
@@ -93,18 +95,18 @@ describe('DeploymentFormPage', () => {
 
     // the runner's parameters are offered with their meaning
     await user.click(screen.getByRole('button', { name: /Paramètres reconnus par le moteur/ }));
-    expect(await screen.findByText('Format du fichier de résultats')).toBeInTheDocument();
+    expect(await screen.findByText('Format du fichier de résultats', ...SLOW)).toBeInTheDocument();
     await user.click(screen.getByRole('button', { name: 'Ajouter le paramètre output_format' }));
     expect(screen.getByLabelText('Nom du paramètre 1')).toHaveValue('output_format');
     await user.clear(screen.getByLabelText('Valeur du paramètre 1'));
     await user.type(screen.getByLabelText('Valeur du paramètre 1'), 'xml');
-    expect(await screen.findByText(/Paramètre output_format : valeur non autorisée/)).toBeInTheDocument();
+    expect(await screen.findByText(/Paramètre output_format : valeur non autorisée/, ...SLOW)).toBeInTheDocument();
     await user.clear(screen.getByLabelText('Valeur du paramètre 1'));
     await user.type(screen.getByLabelText('Valeur du paramètre 1'), 'json');
 
     await user.upload(container.querySelector('input[type=file]') as HTMLInputElement, new File(['a\n1\n'], 'lot.csv'));
     await user.click(screen.getByRole('button', { name: 'Créer le déploiement' }));
-    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments/d9'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments/d9'), SLOW[1]);
     expect(created).toMatchObject({
       name: 'nuit',
       model_id: 'm1',
@@ -115,7 +117,7 @@ describe('DeploymentFormPage', () => {
       max_concurrent: 1,
     });
     expect(uploaded).toBe('a\n1\n');
-  });
+  }, 120_000);
 
   it("puts the API's verdict on an expression next to the field, and a 400's details next to theirs", async () => {
     mockModels();
@@ -125,17 +127,17 @@ describe('DeploymentFormPage', () => {
       ),
     );
     renderForm();
-    await screen.findByTitle('arbre-vins 1.0.0');
+    await screen.findByTitle('arbre-vins 1.0.0', ...SLOW);
     await user.type(screen.getByLabelText('Planification'), '0 0 30 2 *');
-    expect(await screen.findByText(/Expression cron refusée : invalid cron expression: day 30 of February/)).toBeInTheDocument();
+    expect(await screen.findByText(/Expression cron refusée : invalid cron expression: day 30 of February/, ...SLOW)).toBeInTheDocument();
     await user.clear(screen.getByLabelText('Planification'));
     await user.type(screen.getByLabelText('Planification'), '0 0 * * * *');
-    expect(await screen.findByText(/exactement 5 champs/)).toBeInTheDocument();
+    expect(await screen.findByText(/exactement 5 champs/, ...SLOW)).toBeInTheDocument();
     await user.clear(screen.getByLabelText('Planification'));
     await user.type(screen.getByLabelText('Nom'), 'x');
     await user.click(screen.getByRole('button', { name: 'Créer le déploiement' }));
-    expect(await screen.findByText('Longer than maximum length 200.')).toBeInTheDocument();
-  });
+    expect(await screen.findByText('Longer than maximum length 200.', ...SLOW)).toBeInTheDocument();
+  }, 120_000);
 
   it('a refused dataset at creation opens the new deployment for editing, with the reason', async () => {
     mockModels();
@@ -152,11 +154,11 @@ describe('DeploymentFormPage', () => {
       ),
     );
     const { router, container } = renderForm();
-    await screen.findByTitle('arbre-vins 1.0.0');
+    await screen.findByTitle('arbre-vins 1.0.0', ...SLOW);
     await user.type(screen.getByLabelText('Nom'), 'lot');
     await user.upload(container.querySelector('input[type=file]') as HTMLInputElement, new File(['a\n1\n'], 'lot.csv'));
     await user.click(screen.getByRole('button', { name: 'Créer le déploiement' }));
-    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments/d7/edit'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/deployments/d7/edit'), SLOW[1]);
     expect(await screen.findByText('Jeu de données refusé', {}, { timeout: 15_000 })).toBeInTheDocument();
     expect(screen.getByText('Colonnes manquantes, attendues par le modèle : b')).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Modifier lot' })).toBeInTheDocument();

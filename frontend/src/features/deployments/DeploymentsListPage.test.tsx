@@ -7,6 +7,8 @@ import { envelope, page, server } from '../../test/server';
 import { renderPage } from '../../test/render';
 
 const user = userEvent.setup({ delay: null });
+/** A loaded machine renders Ant Design slowly: wait up to 15 s for what appears. */
+const SLOW = [{}, { timeout: 15_000 }] as const;
 
 export const DEPLOYMENTS = [
   {
@@ -41,7 +43,7 @@ describe('DeploymentsListPage', () => {
   it('lists deployments with status badges, the model, the schedule and a data scientist’s actions', async () => {
     mockApi();
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    expect(await screen.findByRole('link', { name: 'score-nuit' })).toBeInTheDocument();
+    expect(await screen.findByRole('link', { name: 'score-nuit' }, SLOW[1])).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Déploiements' })).toBeInTheDocument();
     expect(screen.getByRole('button', { name: /Nouveau déploiement/ })).toBeInTheDocument();
     const row = screen.getByRole('link', { name: 'score-nuit' }).closest('tr')!;
@@ -54,13 +56,13 @@ describe('DeploymentsListPage', () => {
     expect(screen.getByRole('button', { name: 'Démarrer essai-rh' })).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Voir essai-rh' })).toBeInTheDocument();
     expect(screen.getByText('Inactif')).toBeInTheDocument();
-  });
+  }, 120_000);
 
   for (const role of ['business-user', 'viewer']) {
     it(`shows ${role} no new deployment and no start/stop`, async () => {
       mockApi();
       renderPage(<DeploymentsListPage />, { route: '/deployments', role });
-      expect(await screen.findByRole('link', { name: 'score-nuit' })).toBeInTheDocument();
+      expect(await screen.findByRole('link', { name: 'score-nuit' }, SLOW[1])).toBeInTheDocument();
       expect(screen.queryByRole('button', { name: /Nouveau déploiement/ })).toBeNull();
       expect(screen.queryByRole('button', { name: /^(Démarrer|Arrêter)/ })).toBeNull();
       expect(screen.getByRole('button', { name: 'Voir score-nuit' })).toBeInTheDocument();
@@ -71,17 +73,17 @@ describe('DeploymentsListPage', () => {
     const seen: URLSearchParams[] = [];
     mockApi(seen);
     const { router } = renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    await screen.findByRole('link', { name: 'score-nuit' });
+    await screen.findByRole('link', { name: 'score-nuit' }, SLOW[1]);
     await user.type(screen.getByRole('searchbox'), 'score');
-    await waitFor(() => expect(router.state.location.search).toBe('?q=score'));
+    await waitFor(() => expect(router.state.location.search).toBe('?q=score'), SLOW[1]);
     await user.click(screen.getByRole('combobox', { name: 'Statut' }));
-    await user.click(await screen.findByTitle('Actif'));
-    await waitFor(() => expect(router.state.location.search).toBe('?q=score&status=active'));
-    await waitFor(() => expect(seen.at(-1)!.get('status')).toBe('active'));
+    await user.click(await screen.findByTitle('Actif', ...SLOW));
+    await waitFor(() => expect(router.state.location.search).toBe('?q=score&status=active'), SLOW[1]);
+    await waitFor(() => expect(seen.at(-1)!.get('status')).toBe('active'), SLOW[1]);
     expect(seen.at(-1)!.get('q')).toBe('score');
     expect(seen.at(-1)!.get('sort')).toBe('-created_at');
     expect(screen.queryByRole('link', { name: 'essai-rh' })).toBeNull();
-  });
+  }, 120_000);
 
   it('reads département, région, modèle, sort and page from the URL (a link reproduces the view)', async () => {
     const seen: URLSearchParams[] = [];
@@ -90,20 +92,20 @@ describe('DeploymentsListPage', () => {
       route: '/deployments',
       path: '/deployments?department=Finance&region=Europe&model_id=m1&sort=name&page=2',
     });
-    await waitFor(() => expect(seen.length).toBeGreaterThan(0));
+    await waitFor(() => expect(seen.length).toBeGreaterThan(0), SLOW[1]);
     expect(Object.fromEntries(seen[0])).toMatchObject({ department: 'Finance', region: 'Europe', model_id: 'm1', sort: 'name', page: '2' });
-    expect(await screen.findByTitle('arbre-vins 1.0.0')).toBeInTheDocument();
-  });
+    expect(await screen.findByTitle('arbre-vins 1.0.0', ...SLOW)).toBeInTheDocument();
+  }, 120_000);
 
   it('sorts on the server by a column', async () => {
     const seen: URLSearchParams[] = [];
     mockApi(seen);
     const { router } = renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    await screen.findByRole('link', { name: 'score-nuit' });
+    await screen.findByRole('link', { name: 'score-nuit' }, SLOW[1]);
     await user.click(screen.getByRole('button', { name: /^Nom —/ }));
-    await waitFor(() => expect(router.state.location.search).toBe('?sort=name'));
-    await waitFor(() => expect(seen.at(-1)!.get('sort')).toBe('name'));
-  });
+    await waitFor(() => expect(router.state.location.search).toBe('?sort=name'), SLOW[1]);
+    await waitFor(() => expect(seen.at(-1)!.get('sort')).toBe('name'), SLOW[1]);
+  }, 120_000);
 
   it('starts a deployment from its row icon', async () => {
     let started = '';
@@ -115,10 +117,10 @@ describe('DeploymentsListPage', () => {
       }),
     );
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }));
-    await waitFor(() => expect(started).toBe('d2'));
+    await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }, SLOW[1]));
+    await waitFor(() => expect(started).toBe('d2'), SLOW[1]);
     expect(await screen.findByText('Déploiement « essai-rh » démarré', {}, { timeout: 15_000 })).toBeInTheDocument();
-  });
+  }, 120_000);
 
   it('says why a start was refused (409)', async () => {
     mockApi();
@@ -128,9 +130,9 @@ describe('DeploymentsListPage', () => {
       ),
     );
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }));
+    await user.click(await screen.findByRole('button', { name: 'Démarrer essai-rh' }, SLOW[1]));
     expect(await screen.findByText(/Impossible de démarrer/, {}, { timeout: 15_000 })).toBeInTheDocument();
-  });
+  }, 120_000);
 
   it('shows the empty state and a clear error state', async () => {
     server.use(
@@ -139,10 +141,10 @@ describe('DeploymentsListPage', () => {
       http.get('/api/v1/deployments', () => HttpResponse.json(page([]))),
     );
     const { unmount } = renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    expect(await screen.findByText('Aucun déploiement ne correspond')).toBeInTheDocument();
+    expect(await screen.findByText('Aucun déploiement ne correspond', ...SLOW)).toBeInTheDocument();
     unmount();
     server.use(http.get('/api/v1/deployments', () => HttpResponse.json(envelope('service_unavailable', 'down'), { status: 503 })));
     renderPage(<DeploymentsListPage />, { route: '/deployments' });
-    expect(await screen.findByText('Le chargement a échoué')).toBeInTheDocument();
+    expect(await screen.findByText('Le chargement a échoué', ...SLOW)).toBeInTheDocument();
   });
 });
