@@ -42,7 +42,8 @@ class DeploymentsListPage:
         self.page.get_by_role("searchbox").fill(text)
 
     def filter(self, label: str, value: str) -> None:
-        self.page.get_by_role("combobox", name=label).click()
+        # force: once a value is chosen, its shown label covers the (search) box
+        self.page.get_by_role("combobox", name=label).click(force=True)
         # the visible option (the listbox of role=option antd adds for screen readers is
         # hidden); it is rendered after the field, so it is the last with that title
         self.page.get_by_title(value, exact=True).last.click()
