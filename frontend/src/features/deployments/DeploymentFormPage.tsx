@@ -43,7 +43,9 @@ export default function DeploymentFormPage() {
   if (!deploymentId) return <DeploymentForm />;
   if (existing.isPending) return <Loading />;
   if (existing.error || !existing.data) return <ErrorState error={existing.error} onRetry={() => void existing.refetch()} />;
-  return <DeploymentForm deployment={existing.data} />;
+  // keyed: after a creation whose dataset was refused, the same route element goes on
+  // editing; a fresh form reads the verdict handed over in the history state
+  return <DeploymentForm key={existing.data.id} deployment={existing.data} />;
 }
 
 function DeploymentForm({ deployment }: { deployment?: Deployment }) {
