@@ -15,7 +15,17 @@ from shared.mongo import isoformat
 
 STATUSES = ("inactive", "active")
 #: Fields whose change is recorded in the deployment's history.
-TRACKED = ("schedule", "timezone", "model_id", "misfire_policy", "max_concurrent", "jitter_s")
+TRACKED = (
+    "name",
+    "description",
+    "parameters",
+    "schedule",
+    "timezone",
+    "model_id",
+    "misfire_policy",
+    "max_concurrent",
+    "jitter_s",
+)
 SORTABLE = ("name", "created_at", "updated_at", "status", "next_run_at", "department", "region")
 _EXECUTION_RANK = {
     "queued": 0,

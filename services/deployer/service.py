@@ -3,7 +3,7 @@
 RPC entrypoints (all raise ``shared.errors`` subclasses only):
 ``create_deployment``, ``get_deployment``, ``list_deployments``,
 ``update_deployment``, ``delete_deployment``, ``start_deployment``,
-``stop_deployment``, ``preview_schedule``, ``attach_input``,
+``stop_deployment``, ``preview_schedule``, ``preview_expression``, ``attach_input``,
 ``active_deployments_for_model``, ``list_active_schedules``.
 Listens to the registry (models), the runner (last execution) and the
 scheduler (shown ``next_run_at``).
@@ -39,6 +39,11 @@ def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _preview_count(count: Any) -> int:
+    """``count`` of a schedule preview (400 naming ``count`` when out of range)."""
+    return limits.bounded_int(count, "count", 1, min(cron.PREVIEW_MAX, limits.PREVIEW_COUNT_MAX), 5)
 
 
 class DeployerService:
@@ -202,10 +207,26 @@ class DeployerService:
         """The next ``count`` (1..100) run times: ``{"timezone", "schedule", "next_runs":
         [{"utc": "2026-10-25T00:30:00Z", "local": "2026-10-25T02:30:00+02:00"}]}``.
         Raises NotFound, ValidationError (count)."""
-        count = limits.bounded_int(count, "count", 1, min(cron.PREVIEW_MAX,
-                                                           limits.PREVIEW_COUNT_MAX), 5)
+        count = _preview_count(count)
         doc = self.deployments.get_raw(deployment_id)
         return cron.preview(doc.get("schedule"), doc.get("timezone") or "UTC", utcnow(), count)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def preview_expression(
+        self, schedule: str | None, timezone: str | None = None, count: int = 5
+    ) -> dict[str, Any]:
+        """The next ``count`` run times of an expression not saved yet (a form being typed):
+        the same answer as ``preview_schedule``. Raises ValidationError naming
+        ``schedule`` (missing or invalid cron), ``timezone`` (unknown IANA name), ``count``."""
+        count = _preview_count(count)
+        expression = cron.validate_cron(schedule)
+        if expression is None:
+            raise ValidationError(
+                "schedule: a cron expression is required",
+                {"schedule": ["a 5-field cron expression is required"]},
+            )
+        zone = cron.validate_timezone(timezone)
+        return cron.preview(expression, zone, utcnow(), count)
 
     # -- input dataset ---------------------------------------------------------
 

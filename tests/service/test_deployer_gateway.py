@@ -105,6 +105,27 @@ def test_deployments_api_flow(client, auth, unique):
     )
     assert_error(client.get("/api/v1/deployments/nope", headers=auth()), 404, "not_found")
 
+    # the creation form previews an expression before the deployment exists
+    preview_url = "/api/v1/deployments/schedule/preview"
+    query = {"schedule": "30 2 * * *", "timezone": "Europe/Paris", "count": 2}
+    assert_error(client.get(preview_url, query_string=query), 401, "unauthorized")
+    for role in ROLES:
+        typed = client.get(preview_url, headers=auth(role), query_string=query)
+        assert typed.status_code == 200, typed.json
+        assert typed.json["timezone"] == "Europe/Paris" and len(typed.json["next_runs"]) == 2
+        assert "T02:30:00+0" in typed.json["next_runs"][0]["local"]
+    assert client.get(
+        preview_url, headers=auth(), query_string={"schedule": "0 6 * * *"}
+    ).json["timezone"] == "UTC"
+    for bad_query, field in (
+        ({"schedule": "0 25 * * *"}, "schedule"),
+        ({}, "schedule"),
+        ({"schedule": "0 6 * * *", "timezone": "Paris"}, "timezone"),
+        ({"schedule": "0 6 * * *", "count": 0}, "count"),
+    ):
+        bad = client.get(preview_url, headers=auth(), query_string=bad_query)
+        assert field in assert_error(bad, 400, "validation_error")["details"], bad_query
+
     for role in ("viewer", "business-user"):
         h = auth(role)
         assert_error(

@@ -195,6 +195,44 @@ def test_start_stop_edit_history_preview_delete(cluster, unique, mongo_db):
     )
 
 
+def test_preview_expression_before_a_deployment_exists(cluster):
+    preview = cluster.deployer.preview_expression(" 30  2 * * 1-5 ", "Europe/Paris", 3)
+    assert preview["timezone"] == "Europe/Paris" and preview["schedule"] == "30 2 * * 1-5"
+    assert len(preview["next_runs"]) == 3
+    for run in preview["next_runs"]:
+        local = datetime.fromisoformat(run["local"])
+        assert (local.hour, local.minute) == (2, 30) and local.isoweekday() <= 5
+        assert datetime.fromisoformat(run["utc"].replace("Z", "+00:00")) == local
+    assert len(cluster.deployer.preview_expression("*/5 * * * *")["next_runs"]) == 5
+    assert cluster.deployer.preview_expression("0 6 * * *", None)["timezone"] == "UTC"
+    for schedule, timezone, count, field in (
+        ("0 25 * * *", "UTC", 5, "schedule"),
+        ("0 0 * * * *", "UTC", 5, "schedule"),
+        (None, "UTC", 5, "schedule"),
+        ("", "UTC", 5, "schedule"),
+        ("0 6 * * *", "Mars/Olympus", 5, "timezone"),
+        ("0 6 * * *", "UTC", 0, "count"),
+        ("0 6 * * *", "UTC", 101, "count"),
+    ):
+        with pytest.raises(ValidationError) as bad:
+            cluster.deployer.preview_expression(schedule, timezone, count)
+        assert field in bad.value.details, (schedule, timezone, count, bad.value.details)
+
+
+def test_history_records_name_description_and_parameters(cluster, unique):
+    dep = make_deployment(cluster, unique, make_model(unique), description="v1")
+    edited = cluster.deployer.update_deployment(
+        dep["id"],
+        {"name": dep["name"] + "-2", "description": "v2", "parameters": {"threshold": 0.7}},
+    )
+    changes = {h["field"]: (h["old"], h["new"], h["by"]) for h in edited["history"]}
+    assert changes["name"] == (dep["name"], dep["name"] + "-2", "alice")
+    assert changes["description"] == ("v1", "v2", "alice")
+    assert changes["parameters"] == ({"threshold": 0.5}, {"threshold": 0.7}, "alice")
+    same = cluster.deployer.update_deployment(dep["id"], {"parameters": {"threshold": 0.7}})
+    assert len(same["history"]) == 3  # an unchanged value records nothing
+
+
 def test_model_events_keep_deployments_in_step(cluster, unique, service_config):
     model = make_model(unique)
     dep = make_deployment(cluster, unique, model)

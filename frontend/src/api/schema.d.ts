@@ -119,6 +119,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/schedule/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The next ``count`` (1..100, default 5) run times of ``schedule`` in ``timezone``,
+         *     before any deployment exists (the creation form). 400 names a bad ``schedule`` or
+         *     ``timezone``.
+         */
+        get: {
+            parameters: {
+                query: {
+                    count?: number;
+                    /** @description 5-field cron expression */
+                    schedule: string;
+                    /** @description IANA time zone, default UTC */
+                    timezone?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Preview"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/{deployment_id}": {
         parameters: {
             query?: never;

@@ -125,6 +125,21 @@ class PreviewQuerySchema(ma.Schema):
     count = limits.BoundedInt(1, limits.PREVIEW_COUNT_MAX, load_default=5)
 
 
+class ExpressionPreviewQuerySchema(PreviewQuerySchema):
+    """A cron expression and time zone not saved yet (the form previews as it is typed)."""
+
+    schedule = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "5-field cron expression", "example": "30 2 * * 1-5"},
+    )
+    timezone = ma.fields.String(
+        load_default="UTC",
+        validate=validate.Length(max=100),
+        metadata={"description": "IANA time zone, default UTC", "example": "Europe/Paris"},
+    )
+
+
 class NextRunSchema(ma.Schema):
     utc = ma.fields.String(metadata={"example": "2026-10-25T00:30:00Z"})
     local = ma.fields.String(metadata={"example": "2026-10-25T02:30:00+02:00"})
@@ -204,6 +219,19 @@ def start_deployment(deployment_id):
 def stop_deployment(deployment_id):
     """Status ``inactive``; running executions are not killed."""
     return rpc("deployer", "stop_deployment", deployment_id)
+
+
+@blp.route("/schedule/preview", methods=["GET"])
+@requires("deployments:read")
+@blp.arguments(ExpressionPreviewQuerySchema, location="query")
+@blp.response(200, PreviewSchema)
+def preview_expression(args):
+    """The next ``count`` (1..100, default 5) run times of ``schedule`` in ``timezone``,
+    before any deployment exists (the creation form). 400 names a bad ``schedule`` or
+    ``timezone``."""
+    return rpc(
+        "deployer", "preview_expression", args["schedule"], args["timezone"], args["count"]
+    )
 
 
 @blp.route("/<deployment_id>/schedule/preview", methods=["GET"])
