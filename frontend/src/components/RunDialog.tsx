@@ -62,7 +62,10 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
         form.append('parameters', new Blob([JSON.stringify(params)], { type: 'application/json' }));
         return apiUpload<Execution>(path, form, { onProgress: setProgress });
       }
-      const typed = rows.map(({ __key: _key, ...values }) => values);
+      // A row left wholly blank is no input (a deployment then runs on its own dataset).
+      const typed = rows
+        .map(({ __key: _key, ...values }) => values)
+        .filter((values) => Object.values(values).some((value) => value !== null && value !== ''));
       const body: Record<string, unknown> = { parameters: params };
       if (mode === 'rows' && typed.length) body.input = { rows: typed };
       return apiFetch<Execution>(path, { method: 'POST', json: body });
