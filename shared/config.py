@@ -61,11 +61,11 @@ DEFAULTS: dict[str, str] = {
 
 def setting(name: str) -> str:
     """The value of ``name`` from the environment, else its documented default."""
+    if name in DERIVED:
+        return DERIVED[name]()
     value = os.environ.get(name)
     if value not in (None, ""):
         return value
-    if name in DERIVED:
-        return DERIVED[name]()
     return DEFAULTS[name]
 
 

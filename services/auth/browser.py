@@ -14,6 +14,8 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from services.auth.domain import PKCE_METHODS, Client, effective_scope
@@ -156,6 +158,30 @@ def pkce_error(verifier: str, challenge: str) -> str | None:
     if not hmac.compare_digest(s256(verifier), challenge):
         return "PKCE verification failed: Code mismatch"
     return None
+
+
+class BoundCode(Protocol):
+    """What a redeemed code was bound to (``login_store.IssuedCode``)."""
+
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    expires_at: datetime
+
+
+def code_refusal(
+    code: BoundCode, *, client_id: str, redirect_uri: str, code_verifier: str, now: datetime
+) -> str | None:
+    """None when a code redeemed now by ``client_id`` is good, else Keycloak's reason.
+
+    The code must be unexpired, issued to the same client, for the same redirect
+    URI, and the verifier must match its S256 challenge (RFC 6749 §4.1.3, RFC 7636).
+    """
+    if now >= code.expires_at or not hmac.compare_digest(code.client_id, client_id):
+        return "Code not valid"
+    if not hmac.compare_digest(code.redirect_uri, redirect_uri):
+        return "Incorrect redirect_uri"
+    return pkce_error(code_verifier, code.code_challenge)
 
 
 def password_policy_errors(

@@ -297,9 +297,19 @@ class UserRepository(Repository):
         )
         return _session_from_doc(doc) if doc else None
 
-    def find_sso_session(self, sso_hash: str) -> Session | None:
-        """The live browser session whose SSO cookie hashes to ``sso_hash``."""
-        doc = self.sessions.find_one({"sso_hash": sso_hash, "expires_at": {"$gt": utcnow()}})
+    def find_sso_session(self, sso_hash: str, idle_s: int) -> Session | None:
+        """The live browser session whose SSO cookie hashes to ``sso_hash``, marked used;
+        None when it expired or went unused for ``idle_s`` (Keycloak's SSO Session Idle)."""
+        now = utcnow()
+        doc = self.sessions.find_one_and_update(
+            {
+                "sso_hash": sso_hash,
+                "expires_at": {"$gt": now},
+                "last_refresh": {"$gt": now - timedelta(seconds=idle_s)},
+            },
+            {"$set": {"last_refresh": now}},
+            return_document=ReturnDocument.AFTER,
+        )
         return _session_from_doc(doc) if doc else None
 
     def find_session(self, session_id: str) -> Session | None:

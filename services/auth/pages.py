@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Request, Response
@@ -95,13 +96,20 @@ def csrf_valid(request: Request) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie.encode(), field.encode())
 
 
-def set_cookie(response: Response, name: str, value: str, *, secure: bool,
+def _scope(issuer: str) -> tuple[str, bool]:
+    """Cookie path and Secure flag for the issuer's public URL (behind a proxy that
+    serves the realm under a prefix, the browser's path is the issuer's)."""
+    parts = urlsplit(issuer)
+    return (parts.path.rstrip("/") or REALM_PATH), parts.scheme == "https"
+
+
+def set_cookie(response: Response, name: str, value: str, *, issuer: str,
                same_site: str = "Lax") -> None:
     """A session cookie (no Max-Age) for the realm's pages only, out of scripts' reach."""
-    response.set_cookie(
-        name, value, path=REALM_PATH, httponly=True, secure=secure, samesite=same_site
-    )
+    path, secure = _scope(issuer)
+    response.set_cookie(name, value, path=path, httponly=True, secure=secure, samesite=same_site)
 
 
-def clear_cookie(response: Response, name: str, *, secure: bool) -> None:
-    response.delete_cookie(name, path=REALM_PATH, httponly=True, secure=secure, samesite="Lax")
+def clear_cookie(response: Response, name: str, *, issuer: str) -> None:
+    path, secure = _scope(issuer)
+    response.delete_cookie(name, path=path, httponly=True, secure=secure, samesite="Lax")

@@ -21,6 +21,8 @@ class UserSchema(Schema):
     role = fields.String()
     roles = fields.List(fields.String())
     active = fields.Boolean()
+    #: The password must be replaced at the next browser login (Keycloak's temporary).
+    password_temporary = fields.Boolean()
     created_at = fields.Function(lambda user: isoformat(user.created_at))
     updated_at = fields.Function(lambda user: isoformat(user.updated_at))
 

@@ -39,18 +39,16 @@ UPDATE_HEADING = "Mettre à jour le mot de passe"
 TICKET_TYP = "LoginAction"
 
 
-def _remote(request: Request) -> str | None:
-    return request.remote_addr
-
-
 class BrowserLogin:
     """The browser endpoints; see the module docstring."""
 
     # -- helpers ------------------------------------------------------------------
 
-    @property
-    def _secure_cookies(self) -> bool:
-        return self.issuer.issuer.startswith("https://")
+    def _public_action(self, request: Request) -> str:
+        """This request's URL as the browser knows it (the issuer's public URL)."""
+        path = request.path.removeprefix(domain.REALM_PATH)
+        query = request.query_string.decode("ascii", "replace")
+        return f"{self.issuer.issuer}{path}" + (f"?{query}" if query else "")
 
     def _form_origins(self) -> list[str]:
         return [
@@ -65,10 +63,10 @@ class BrowserLogin:
         token = pages.csrf_token(request)
         response = pages.render(
             template, heading, status=status, form_origins=self._form_origins(),
-            csrf_token=token, action=request.full_path if request.query_string else request.path,
+            csrf_token=token, action=self._public_action(request),
             **context,
         )
-        pages.set_cookie(response, pages.CSRF_COOKIE, token, secure=self._secure_cookies,
+        pages.set_cookie(response, pages.CSRF_COOKIE, token, issuer=self.issuer.issuer,
                          same_site="Strict")
         return response
 
@@ -79,13 +77,13 @@ class BrowserLogin:
 
     def _attempt(self, request: Request, client_id: str) -> SignInAttempt:
         return SignInAttempt(self.users, self.login, self.lockout, self.dispatch,
-                             client_id=client_id, client_ip=_remote(request))
+                             client_id=client_id, client_ip=request.remote_addr)
 
     def _sso_session(self, request: Request) -> Session | None:
         secret = request.cookies.get(pages.SSO_COOKIE)
         if not secret:
             return None
-        return self.users.find_sso_session(digest(secret))
+        return self.users.find_sso_session(digest(secret), self.issuer.refresh_ttl_s)
 
     # -- /auth --------------------------------------------------------------------
 
@@ -96,12 +94,13 @@ class BrowserLogin:
             return self._refuse(exc)
         if request.method == "POST":
             return self._login_form(request, auth)
-        if auth.prompt != "login":
-            session = self._sso_session(request)
-            user = self.users.find_by_id(session.user_id) if session else None
-            if session and user and user.active and not user.password_temporary:
+        session = self._sso_session(request) if auth.prompt != "login" else None
+        if session is not None and session.client_id == auth.client.client_id:
+            user = self.users.find_by_id(session.user_id)
+            if user and user.active and not user.password_temporary:
                 self.users.set_session_nonce(session.id, auth.nonce)
                 return self._send_code(auth, user, session.id)
+            self.users.close_session(session.id)  # deactivated meanwhile: sign in again
         if auth.prompt == "none":
             return redirect(auth.redirect(error="login_required", iss=self.issuer.issuer))
         return self._login_page(request)
@@ -155,7 +154,7 @@ class BrowserLogin:
             sso_hash=digest(secret), nonce=auth.nonce,
         )
         response = self._send_code(auth, user, session.id)
-        pages.set_cookie(response, pages.SSO_COOKIE, secret, secure=self._secure_cookies)
+        pages.set_cookie(response, pages.SSO_COOKIE, secret, issuer=self.issuer.issuer)
         attempt.succeeded(user)
         return response
 
@@ -224,11 +223,10 @@ class BrowserLogin:
                             redemption.replayed_sid)
                 self.users.close_session(redemption.replayed_sid)
             raise OAuthError("invalid_grant", "Code not valid")
-        if code.expires_at <= utcnow() or code.client_id != grant.client.client_id:
-            raise OAuthError("invalid_grant", "Code not valid")
-        if code.redirect_uri != grant.redirect_uri:
-            raise OAuthError("invalid_grant", "Incorrect redirect_uri")
-        reason = browser.pkce_error(grant.code_verifier, code.code_challenge)
+        reason = browser.code_refusal(
+            code, client_id=grant.client.client_id, redirect_uri=grant.redirect_uri,
+            code_verifier=grant.code_verifier, now=utcnow(),
+        )
         if reason:
             raise OAuthError("invalid_grant", reason)
         user = self.users.find_by_id(code.user_id)
@@ -279,7 +277,7 @@ class BrowserLogin:
         else:
             response = pages.message("Déconnexion", "Vous êtes déconnecté.", kind="info")
         response.headers["Cache-Control"] = "no-store"
-        pages.clear_cookie(response, pages.SSO_COOKIE, secure=self._secure_cookies)
+        pages.clear_cookie(response, pages.SSO_COOKIE, issuer=self.issuer.issuer)
         return response
 
     def _id_token_hint(self, token: str) -> dict[str, Any]:

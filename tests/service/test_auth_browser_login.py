@@ -214,3 +214,52 @@ def test_discovery_lists_the_browser_endpoints(web_issuer):
     # The web client's origin (from PUBLIC_URL) may read the issuer's answers.
     cors = requests.get(f"{oidc}/certs", headers={"Origin": PUBLIC}, timeout=10)
     assert cors.headers["Access-Control-Allow-Origin"] == PUBLIC
+
+
+def test_logout_without_id_token_hint_asks_first_then_ends_the_session(web_issuer):
+    browser = browser_for(web_issuer)
+    tokens = browser.sign_in("admin", "admin123")
+    oidc = f"{web_issuer.base}{domain.REALM_PATH}/protocol/openid-connect"
+    # A bare link (e.g. an <img> on another site) does not sign anyone out.
+    ask = browser.session.get(f"{oidc}/logout", timeout=10, allow_redirects=False, params={
+        "client_id": domain.CLIENT_WEB, "post_logout_redirect_uri": f"{PUBLIC}/",
+        "state": "s2"})
+    assert ask.status_code == 200 and ask.headers["X-Frame-Options"] == "DENY"
+    page = parse_page(ask)
+    assert "Se déconnecter" in ask.text
+    assert browser.refresh(tokens["refresh_token"]).status_code == 200
+    # The confirmation without the CSRF token is refused.
+    forged = browser.submit(page, csrf_token="forged-forged-forged-forged")
+    assert forged.status_code == 400
+    done = browser.submit(page)
+    assert (done.status_code, done.headers["Location"]) == (302, f"{PUBLIC}/?state=s2")
+    assert browser.refresh(tokens["refresh_token"]).status_code == 400
+    assert "Se connecter" in browser.authorize().text
+
+
+@pytest.mark.parametrize("params", [
+    {"post_logout_redirect_uri": "http://evil.example/"},
+    {"post_logout_redirect_uri": f"{PUBLIC}/evil"},
+    {"post_logout_redirect_uri": f"{PUBLIC}/", "client_id": "nope"},
+    {"post_logout_redirect_uri": f"{PUBLIC}/", "client_id": domain.CLIENT_CLI},
+    {"id_token_hint": "not-a-token"},
+])
+def test_logout_refuses_unknown_redirects_and_bad_hints(web_issuer, params):
+    browser = browser_for(web_issuer)
+    tokens = browser.sign_in("viewer", "password123")
+    query = {"client_id": domain.CLIENT_WEB, "id_token_hint": tokens["id_token"], **params}
+    response = browser.session.get(
+        f"{web_issuer.base}{domain.REALM_PATH}/protocol/openid-connect/logout", params=query,
+        timeout=10, allow_redirects=False)
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "evil" not in response.text
+    # Nothing was ended.
+    assert browser.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_the_access_token_is_not_an_id_token_hint(web_issuer):
+    browser = browser_for(web_issuer)
+    tokens = browser.sign_in("viewer", "password123")
+    response = browser.logout(tokens["access_token"])
+    assert response.status_code == 400
+    assert browser.refresh(tokens["refresh_token"]).status_code == 200

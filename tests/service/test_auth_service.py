@@ -417,6 +417,7 @@ def test_get_user_and_list_users(issuer, service_config):
         assert user["roles"] == ["data-scientist"]
         assert user["email"] == "datascientist@example.com"
         assert user["active"] is True
+        assert user["password_temporary"] is False
         assert user["created_at"].endswith("Z")
         assert "password_hash" not in user and "password" not in user
 
