@@ -42,6 +42,7 @@ class ExecutionRepository(Repository):
             ([("model_id", 1), ("created_at", -1)], {}),
             ([("status", 1), ("created_at", -1)], {}),
             ([("trigger", 1), ("created_at", -1)], {}),
+            ([("rerun_of", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.
             ([("idempotency_key", 1)], {"unique": True, "sparse": True}),
