@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gzip
 import hashlib
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ DEPS_STAMP = FRONTEND / "node_modules" / ".ci-stamp"
 BUILD_INPUTS = ("index.html", "package.json", "package-lock.json", "vite.config.ts",
                 "tsconfig.json")
 SOURCE_DIRS = ("src", "public")
+COMPRESSIBLE = {".js", ".css", ".svg", ".json", ".map"}
 
 Log = Callable[[str], None]
 
@@ -95,6 +97,17 @@ def _npm(args: list[str], log: Log) -> None:
         raise RuntimeError(f"npm {' '.join(args)} failed:\n{tail}")
 
 
+def precompress(dist: Path = DIST) -> int:
+    """``name.gz`` beside each built asset (the gateway sends it to gzip-capable clients)."""
+    count = 0
+    for path in (dist / "assets").glob("*"):
+        if path.suffix in COMPRESSIBLE and path.stat().st_size > 1024:
+            with open(path, "rb") as source, gzip.open(f"{path}.gz", "wb", compresslevel=9) as out:
+                shutil.copyfileobj(source, out)
+            count += 1
+    return count
+
+
 def ensure_built(log: Log = print, force: bool = False, test: bool = False) -> bool:
     """Install and build as needed; True when ``frontend/dist`` is up to date."""
     if shutil.which("npm") is None:
@@ -109,6 +122,7 @@ def ensure_built(log: Log = print, force: bool = False, test: bool = False) -> b
         if force or needs_build():
             log("web app: sources changed, building it (npm run build)")
             _npm(["run", "build"], log)
+            precompress()
             BUILD_STAMP.write_text(sources_digest())
         else:
             log("web app: up to date (frontend/dist)")

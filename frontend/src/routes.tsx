@@ -1,7 +1,6 @@
 /** The router: the layout around every feature's routes, each guarded by its action. */
 import { Navigate, Outlet, type RouteObject } from 'react-router-dom';
-import { Result } from 'antd';
-import { useTranslation } from 'react-i18next';
+import { Forbidden, NotFoundMessage } from './components/StatusMessage';
 import { AppLayout } from './layout/AppLayout';
 import { FEATURES } from './features/registry';
 import type { Feature } from './features/types';
@@ -9,11 +8,8 @@ import { useAuth } from './auth/AuthContext';
 
 /** A feature's routes render only for roles allowed its action; others get a clear 403. */
 function FeatureGuard({ feature }: { feature: Feature }) {
-  const { t } = useTranslation();
   const auth = useAuth();
-  if (!auth.can(feature.action)) {
-    return <Result status="403" title={t('errors.forbidden_title')} subTitle={t('errors.forbidden')} />;
-  }
+  if (!auth.can(feature.action)) return <Forbidden />;
   return <Outlet />;
 }
 
@@ -24,8 +20,7 @@ function Home() {
 }
 
 export function NotFound() {
-  const { t } = useTranslation();
-  return <Result status="404" title={t('errors.not_found_title')} subTitle={t('errors.page_not_found')} />;
+  return <NotFoundMessage page />;
 }
 
 export function buildRoutes(features: Feature[] = FEATURES): RouteObject[] {

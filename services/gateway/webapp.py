@@ -15,6 +15,7 @@ build ``/`` answers a 404 envelope naming ``make run`` (which builds it).
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,6 +49,20 @@ def _index(dist: Path) -> Response:
     return response
 
 
+def _asset(dist: Path, path: str) -> Response:
+    """A hashed asset, gzip-compressed at build time when the client accepts it."""
+    compressed = dist / f"{path}.gz"
+    if "gzip" in request.accept_encodings and compressed.is_file() and (dist / path).is_file():
+        response = send_from_directory(dist, f"{path}.gz", max_age=31536000)
+        response.headers["Content-Encoding"] = "gzip"
+        response.mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    else:
+        response = send_from_directory(dist, path, max_age=31536000)
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.vary.add("Accept-Encoding")
+    return response
+
+
 def serve(path: str = "") -> Response:
     """A file of the build, or ``index.html`` for a client route; JSON 404 under /api/."""
     if path == "api" or path.startswith("api/"):
@@ -58,9 +73,7 @@ def serve(path: str = "") -> Response:
             404, "not_found", "the web app is not built (make run builds it; needs npm)", {}
         )
     if path.startswith("assets/"):
-        response = send_from_directory(dist, path, max_age=31536000)
-        response.headers["Cache-Control"] = IMMUTABLE
-        return response
+        return _asset(dist, path)
     if path and (dist / path).is_file():
         return send_from_directory(dist, path, max_age=0)
     return _index(dist)

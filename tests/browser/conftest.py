@@ -17,7 +17,7 @@ import requests
 from shared.testing.stack import fresh_vhost, start_stack, stop_stack
 from tests.browser.pages.layout import AppShell
 from tests.browser.pages.login import LoginPage
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, ConsoleWatch
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, ConsoleWatch, shoot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -33,6 +33,8 @@ STACK_SETTINGS = {
     "LOGIN_MAX_FAILURES": "3",
     "LOGIN_LOCKOUT_S": "3",
     "LOGIN_LOCKOUT_MAX_S": "6",
+    # A loaded CI machine inspects an uploaded model file in a sandbox slowly.
+    "RPC_TIMEOUT_S": "30",
 }
 TIMEOUT_MS = 30_000
 
@@ -68,12 +70,18 @@ def app_url(web_stack) -> str:
 
 @pytest.fixture(scope="session")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """Debian's Chromium, launched by its path (nothing downloads a browser).
+
+    Only the browser is closed at the end: Playwright's ``stop()`` deadlocks under the
+    eventlet monkey-patch of the test run (its asyncio loop waits on a green
+    ``waitpid``); its driver exits by itself when this process ends (its stdin closes).
+    """
+    playwright = playwright_api.sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 def new_context(browser, **options):
@@ -83,14 +91,31 @@ def new_context(browser, **options):
     return context
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed
+    return report
+
+
+def close_contexts(request, contexts) -> None:
+    """Close the test's browsers; after a failure, keep a screenshot of each page."""
+    for index, context in enumerate(contexts):
+        if getattr(request.node, "failed_call", False):
+            for page in context.pages:
+                shoot(page, f"FAILED-{request.node.name}-{index}")
+        context.close()
+
+
 @pytest.fixture
-def fresh_page(browser):
+def fresh_page(browser, request):
     """A page in a new, signed-out browser (its own cookies and storage)."""
     context = new_context(browser)
     page = context.new_page()
     page.console_watch = ConsoleWatch(page)
     yield page
-    context.close()
+    close_contexts(request, [context])
 
 
 def sign_in_through_login_page(page, app_url: str, username: str, path: str = "/") -> None:
@@ -118,7 +143,7 @@ def user_states(browser, app_url):
 
 
 @pytest.fixture
-def signed_in(browser, app_url, user_states):
+def signed_in(browser, app_url, user_states, request):
     """``page = signed_in("viewer", "/models")``: a page of that user, already signed in."""
     contexts = []
 
@@ -132,8 +157,7 @@ def signed_in(browser, app_url, user_states):
         return page
 
     yield open_as
-    for context in contexts:
-        context.close()
+    close_contexts(request, contexts)
 
 
 @pytest.fixture(scope="session")

@@ -43,11 +43,11 @@ def catalogue(web_stack, api_token, files):
                     "type": "classification", "framework": "scikit-learn",
                     "department": department, "region": region, "tags": ["navigateur"],
                     "parameters": {"C": 0.5}, "metrics": {"accuracy": 0.93}}
-        request = {"data": {"metadata": json.dumps(metadata)}}
+        parts = {"metadata": (None, json.dumps(metadata), "application/json")}
         if key == "alpha":
-            request["files"] = {"file": (files["logreg"].name, files["logreg"].read_bytes())}
+            parts["file"] = (files["logreg"].name, files["logreg"].read_bytes())
         response = requests.post(web_stack.api("/models"), headers=web_stack.auth(token),
-                                 timeout=60, **request)
+                                 files=parts, timeout=60)
         assert response.status_code == 201, response.text
         made[key] = response.json()
     return prefix, made
@@ -82,7 +82,7 @@ def test_search_filters_and_page_live_in_the_url(signed_in, app_url, catalogue):
     # sorting by name is server-side and goes into the URL too
     page.goto(f"{app_url}/models?q={prefix}")
     models.expect_loaded()
-    page.get_by_role("columnheader", name="Nom").click()
+    page.get_by_role("button", name=re.compile("^Nom —")).click()
     expect(page).to_have_url(re.compile(r"sort=name"))
     models.expect_names([f"{prefix}-alpha", f"{prefix}-beta", f"{prefix}-gamma"])
     page.console_watch.assert_clean()
@@ -151,7 +151,7 @@ def test_viewer_sees_no_write_action(signed_in, app_url, catalogue):
     models = ModelsListPage(page).expect_loaded()
     expect(models.add_button()).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^(Modifier|Supprimer)"))).to_have_count(0)
-    models.row(f"{prefix}-alpha").get_by_role("link", name=f"Voir {prefix}-alpha").click()
+    models.row(f"{prefix}-alpha").get_by_role("button", name=f"Voir {prefix}-alpha").click()
     ModelDetailPage(page).expect_loaded(f"{prefix}-alpha")
     for label in ("Déployer", "Exécuter", "Télécharger", "Modifier", "Supprimer"):
         expect(page.get_by_role("button", name=label)).to_have_count(0)
@@ -172,7 +172,7 @@ def test_business_user_runs_a_model_with_typed_rows(signed_in, catalogue):
     expect(dialog).to_contain_text(f"Exécuter {prefix}-alpha")
     for column, value in zip(
         ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"),
-        ("5.1", "3.5", "1.4", "0.2"),
+        ("5.1", "3.5", "1.4", "0.2"), strict=True,
     ):
         dialog.get_by_label(f"{column} 1").fill(value)
     screen(page, "run-dialog")

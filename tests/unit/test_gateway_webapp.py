@@ -64,7 +64,9 @@ def test_unknown_api_paths_keep_the_json_envelope(client, dist):
 def test_app_config_names_the_issuer_and_the_web_client(client, dist):
     response = client.get("/app-config.json")
     assert response.status_code == 200
-    assert response.json == {"issuer": ISSUER, "client_id": "ml-platform-web", "api_base": "/api/v1"}
+    assert response.json == {
+        "issuer": ISSUER, "client_id": "ml-platform-web", "api_base": "/api/v1"
+    }
     assert response.headers["Cache-Control"] == "no-cache"
 
 
@@ -80,3 +82,20 @@ def test_pages_carry_the_app_csp(client, dist):
     assert "script-src 'self'" in csp and "unsafe-eval" not in csp
     assert "connect-src 'self' http://localhost:18080" in csp
     assert "frame-ancestors 'none'" in csp
+
+
+def test_assets_are_sent_gzip_compressed_when_accepted(client, dist):
+    import gzip
+
+    from scripts.webapp_build import precompress
+
+    (dist / "assets" / "big-1.js").write_text("const x = 1;\n" * 500)
+    assert precompress(dist) == 1
+    zipped = client.get("/assets/big-1.js", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.mimetype == "text/javascript"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert gzip.decompress(zipped.data) == (dist / "assets" / "big-1.js").read_bytes()
+    plain = client.get("/assets/big-1.js")
+    assert "Content-Encoding" not in plain.headers
+    assert plain.data == (dist / "assets" / "big-1.js").read_bytes()

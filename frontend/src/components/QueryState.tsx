@@ -1,6 +1,7 @@
 /** Loading / error states of a query, the same on every screen. */
 import type { ReactNode } from 'react';
-import { Alert, Button, Result, Spin } from 'antd';
+import { Alert, Button, Spin } from 'antd';
+import { Forbidden, NotFoundMessage } from './StatusMessage';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
 import { errorMessage } from '../api/errors';
@@ -8,10 +9,10 @@ import { errorMessage } from '../api/errors';
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
   if (error instanceof ApiError && error.status === 403) {
-    return <Result status="403" title={t('errors.forbidden_title')} subTitle={t('errors.forbidden')} />;
+    return <Forbidden />;
   }
   if (error instanceof ApiError && error.status === 404) {
-    return <Result status="404" title={t('errors.not_found_title')} subTitle={t('errors.not_found')} />;
+    return <NotFoundMessage />;
   }
   return (
     <Alert

@@ -1,6 +1,6 @@
 /** Guide 3.1: the side menu (guide's order, role-filtered) and the header. */
 import { Suspense } from 'react';
-import { Button, Layout, Menu, Space, Spin, Tag, Typography } from 'antd';
+import { Button, Layout, Menu, Space, Spin, Tag } from 'antd';
 import { LogoutOutlined, UserOutlined } from '@ant-design/icons';
 import { Link, Outlet, useLocation } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
@@ -22,7 +22,7 @@ export function AppLayout() {
     <Layout style={{ minHeight: '100vh' }}>
       <Sider breakpoint="lg" collapsedWidth={0} width={220} theme="light">
         <div style={{ padding: '16px 20px' }}>
-          <Typography.Text strong>{t('app.short_title')}</Typography.Text>
+          <strong>{t('app.short_title')}</strong>
         </div>
         <nav aria-label={t('menu.label')}>
           <Menu
@@ -46,9 +46,7 @@ export function AppLayout() {
             alignItems: 'center',
           }}
         >
-          <Typography.Title level={1} style={{ fontSize: 18, margin: 0 }}>
-            {t('app.title')}
-          </Typography.Title>
+          <h1 style={{ fontSize: 18, margin: 0, fontWeight: 600 }}>{t('app.title')}</h1>
           <Space size="middle">
             <Space data-testid="current-user">
               <UserOutlined aria-hidden />

@@ -28,11 +28,16 @@ class ModelsListPage:
         self.page.get_by_role("searchbox").fill(text)
 
     def filter(self, label: str, value: str) -> None:
-        self.page.get_by_role("combobox", name=label).click()
-        self.page.get_by_role("option", name=value, exact=True).click()
+        """Pick ``value`` in a drop-down filter: type to narrow it, Enter to choose."""
+        box = self.page.get_by_role("combobox", name=label)
+        box.click(force=True)  # a chosen value covers the input
+        box.fill(value)
+        self.page.get_by_role("option", name=value, exact=True).wait_for(state="attached")
+        box.press("Enter")
 
     def row(self, name: str):
-        return self.table.get_by_role("row").filter(has=self.page.get_by_role("link", name=name, exact=True))
+        link = self.page.get_by_role("link", name=name, exact=True)
+        return self.table.get_by_role("row").filter(has=link)
 
     def names(self) -> list[str]:
         return self.table.locator("tbody tr td:first-child a").all_inner_texts()
@@ -66,7 +71,7 @@ class ModelFormPage:
         if region:
             page.get_by_label("Région").fill(region)
         for tag in tags:
-            page.get_by_label("Tags").fill(tag)
+            page.get_by_role("combobox", name="Tags").fill(tag)
             page.keyboard.press("Enter")
 
     def drop_file(self, path: Path) -> None:

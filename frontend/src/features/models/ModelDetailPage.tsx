@@ -1,6 +1,6 @@
 /** Guide 4.3: informations générales, tabs, versions and the actions of a model. */
 import { useState } from 'react';
-import { App, Button, Card, Col, Descriptions, Empty, Flex, List, Row, Space, Table, Tabs, Tag, Typography } from 'antd';
+import { Button, Card, Col, Descriptions, Empty, Flex, List, Row, Space, Table, Tabs, Tag, Typography, message } from 'antd';
 import { CloudUploadOutlined, DownloadOutlined, EditOutlined, PlayCircleOutlined } from '@ant-design/icons';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
@@ -153,13 +153,14 @@ function ModelView({ model }: { model: Model }) {
   const { t, i18n } = useTranslation();
   const can = useCan();
   const navigate = useNavigate();
-  const { message } = App.useApp();
+  const [messages, messageHolder] = message.useMessage();
   const [running, setRunning] = useState(false);
   const file = model.file;
   const none = t('common.none');
 
   return (
     <div>
+      {messageHolder}
       <Flex justify="space-between" align="center" wrap gap={12} style={{ marginBottom: 16 }}>
         <Space align="center">
           <Typography.Title level={2} style={{ margin: 0 }}>
@@ -182,7 +183,7 @@ function ModelView({ model }: { model: Model }) {
           {can('models:download') && file && (
             <Button
               icon={<DownloadOutlined />}
-              onClick={() => downloadModelFile(model).catch((error) => void message.error(errorMessage(error, t)))}
+              onClick={() => downloadModelFile(model).catch((error) => void messages.error(errorMessage(error, t)))}
             >
               {t('models.actions.download')}
             </Button>

@@ -36,7 +36,7 @@ describe('ModelsListPage', () => {
     expect(screen.getByRole('button', { name: /Ajouter un modèle/ })).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Modifier arbre-vins' })).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Supprimer arbre-vins' })).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'Voir arbre-vins' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Voir arbre-vins' })).toBeInTheDocument();
   });
 
   it('shows a viewer no add, edit or delete', async () => {
@@ -46,7 +46,7 @@ describe('ModelsListPage', () => {
     expect(screen.queryByRole('button', { name: /Ajouter un modèle/ })).toBeNull();
     expect(screen.queryByRole('button', { name: /Modifier/ })).toBeNull();
     expect(screen.queryByRole('button', { name: /Supprimer/ })).toBeNull();
-    expect(screen.getByRole('link', { name: 'Voir arbre-vins' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Voir arbre-vins' })).toBeInTheDocument();
   });
 
   it('sends the search as q (debounced) and keeps it in the URL without defaults', async () => {

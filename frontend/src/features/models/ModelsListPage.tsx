@@ -1,12 +1,12 @@
 /** Guide 4.1: the models, searched, filtered, sorted and paged on the server; all in the URL. */
 import { useEffect, useState } from 'react';
-import { Button, Flex, Input, Select, Space, Table, Tooltip, Typography } from 'antd';
-import type { TableProps } from 'antd';
+import { Button, Flex, Input, Select, Space, Tooltip } from 'antd';
 import { DeleteOutlined, EditOutlined, EyeOutlined, PlusOutlined } from '@ant-design/icons';
 import { Link, useNavigate } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import type { Model } from '../../api/types';
 import { useCan } from '../../auth/AuthContext';
+import { DataTable, type Column } from '../../components/DataTable';
 import { DateTime } from '../../components/DateTime';
 import { ErrorState } from '../../components/QueryState';
 import { useDebounced } from '../../components/useDebounced';
@@ -50,50 +50,40 @@ export default function ModelsListPage() {
     per_page: state.per_page,
   });
 
-  const sortOrder = (field: string) =>
-    state.sort === field ? 'ascend' : state.sort === `-${field}` ? 'descend' : null;
-
-  const columns: TableProps<Model>['columns'] = [
+  const columns: Column<Model>[] = [
     {
-      title: t('models.fields.name'),
-      dataIndex: 'name',
       key: 'name',
-      sorter: true,
-      sortOrder: sortOrder('name'),
-      render: (_, model) => <Link to={`/models/${model.id}`}>{model.name}</Link>,
+      title: t('models.fields.name'),
+      sortField: 'name',
+      render: (model) => <Link to={`/models/${model.id}`}>{model.name}</Link>,
     },
-    { title: t('models.fields.version'), dataIndex: 'version', key: 'version' },
+    { key: 'version', title: t('models.fields.version'), render: (model) => model.version },
     {
-      title: t('models.fields.type'),
-      dataIndex: 'type',
       key: 'type',
-      render: (value: string) => t(`models.types.${value}`, { defaultValue: value }),
+      title: t('models.fields.type'),
+      render: (model) => t(`models.types.${model.type}`, { defaultValue: model.type }),
     },
-    { title: t('models.fields.department'), dataIndex: 'department', key: 'department', sorter: true, sortOrder: sortOrder('department') },
-    { title: t('models.fields.region'), dataIndex: 'region', key: 'region', sorter: true, sortOrder: sortOrder('region') },
+    { key: 'department', title: t('models.fields.department'), sortField: 'department', render: (model) => model.department },
+    { key: 'region', title: t('models.fields.region'), sortField: 'region', render: (model) => model.region },
+    { key: 'status', title: t('models.fields.status'), render: (model) => <ModelStatusTag status={model.status} /> },
     {
-      title: t('models.fields.status'),
-      dataIndex: 'status',
-      key: 'status',
-      render: (value: string) => <ModelStatusTag status={value} />,
-    },
-    {
-      title: t('models.fields.updated_at'),
-      dataIndex: 'updated_at',
       key: 'updated_at',
-      sorter: true,
-      sortOrder: sortOrder('updated_at'),
-      render: (value: string) => <DateTime value={value} />,
+      title: t('models.fields.updated_at'),
+      sortField: 'updated_at',
+      render: (model) => <DateTime value={model.updated_at} />,
     },
     {
-      title: t('common.actions'),
       key: 'actions',
-      render: (_, model) => (
+      title: t('common.actions'),
+      render: (model) => (
         <Space size="small">
           <Tooltip title={t('common.view')}>
-            <Link to={`/models/${model.id}`} aria-label={`${t('common.view')} ${model.name}`}>
-              <Button type="text" icon={<EyeOutlined />} tabIndex={-1} />
-            </Link>
+            <Button
+              type="text"
+              icon={<EyeOutlined />}
+              aria-label={`${t('common.view')} ${model.name}`}
+              onClick={() => navigate(`/models/${model.id}`)}
+            />
           </Tooltip>
           {can('models:write') && (
             <Tooltip title={t('common.edit')}>
@@ -105,9 +95,7 @@ export default function ModelsListPage() {
               />
             </Tooltip>
           )}
-          {can('models:write') && (
-            <DeleteModelButton model={model} compact icon={<DeleteOutlined />} />
-          )}
+          {can('models:write') && <DeleteModelButton model={model} compact icon={<DeleteOutlined />} />}
         </Space>
       ),
     },
@@ -119,9 +107,7 @@ export default function ModelsListPage() {
   return (
     <div>
       <Flex justify="space-between" align="center" style={{ marginBottom: 16 }}>
-        <Typography.Title level={2} style={{ margin: 0 }}>
-          {t('models.title')}
-        </Typography.Title>
+        <h2 style={{ margin: 0, fontSize: 28, fontWeight: 600 }}>{t('models.title')}</h2>
         {can('models:write') && (
           <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate('/models/new')}>
             {t('models.add')}
@@ -140,6 +126,8 @@ export default function ModelsListPage() {
         />
         <Select
           allowClear
+          showSearch
+          optionFilterProp="label"
           style={{ width: 200 }}
           placeholder={t('models.fields.department')}
           aria-label={t('models.fields.department')}
@@ -150,6 +138,8 @@ export default function ModelsListPage() {
         />
         <Select
           allowClear
+          showSearch
+          optionFilterProp="label"
           style={{ width: 200 }}
           placeholder={t('models.fields.region')}
           aria-label={t('models.fields.region')}
@@ -160,6 +150,8 @@ export default function ModelsListPage() {
         />
         <Select
           allowClear
+          showSearch
+          optionFilterProp="label"
           style={{ width: 160 }}
           placeholder={t('models.fields.status')}
           aria-label={t('models.fields.status')}
@@ -172,32 +164,20 @@ export default function ModelsListPage() {
       {query.error ? (
         <ErrorState error={query.error} onRetry={() => void query.refetch()} />
       ) : (
-        <Table<Model>
-          rowKey="id"
-          data-testid="models-table"
+        <DataTable<Model>
+          testId="models-table"
           columns={columns}
-          dataSource={query.data?.items}
+          rows={query.data?.items}
+          rowKey={(model) => model.id}
           loading={query.isFetching}
-          locale={{ emptyText: t('models.empty') }}
-          onChange={(pagination, _filters, sorter) => {
-            const one = Array.isArray(sorter) ? sorter[0] : sorter;
-            const field = one?.order ? String(one.field) : undefined;
-            const sort = field ? (one.order === 'descend' ? `-${field}` : field) : DEFAULTS.sort;
-            const sortChanged = sort !== state.sort;
-            setState({
-              sort,
-              page: sortChanged ? 1 : pagination.current ?? 1,
-              per_page: pagination.pageSize ?? DEFAULTS.per_page,
-            });
-          }}
-          pagination={{
-            current: state.page,
-            pageSize: state.per_page,
-            total: query.data?.total ?? 0,
-            showSizeChanger: true,
-            pageSizeOptions: [10, 20, 50, 100],
-            showTotal: (total) => t('models.total', { count: total }),
-          }}
+          empty={t('models.empty')}
+          sort={state.sort === DEFAULTS.sort ? undefined : state.sort}
+          onSort={(sort) => setState({ sort: sort ?? DEFAULTS.sort, page: 1 })}
+          page={state.page}
+          perPage={state.per_page}
+          total={query.data?.total ?? 0}
+          onPage={(page, perPage) => setState({ page, per_page: perPage })}
+          totalText={(total) => t('models.total', { count: total })}
         />
       )}
     </div>
