@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 
@@ -17,9 +19,13 @@ class ExecutionsListPage:
         expect(self.table.locator(".ant-spin-spinning")).to_have_count(0, timeout=30_000)
         return self
 
-    def filter(self, label: str, option: str) -> None:
-        self.page.get_by_role("combobox", name=label).click()
-        self.page.get_by_role("option", name=option, exact=True).click()
+    def filter(self, label: str, option: str, typed: str | None = None) -> None:
+        """Pick ``option`` in a drop-down filter: type to narrow it, Enter to choose."""
+        box = self.page.get_by_role("combobox", name=label)
+        box.click(force=True)
+        box.fill(typed or option)
+        self.page.get_by_role("option", name=option, exact=True).wait_for(state="attached")
+        box.press("Enter")
 
     def ids(self):
         return self.table.locator("tbody tr td:first-child a")
@@ -52,10 +58,11 @@ class ExecutionDetailPage:
         return self.page.get_by_test_id("results-preview")
 
     def action(self, label: str):
-        return self.page.get_by_role("button", name=label, exact=True)
+        """A button by its label (its icon's name may come first)."""
+        return self.page.get_by_role("button", name=re.compile(rf"(^|\s){label}$"))
 
     def cancel(self) -> None:
         self.action("Annuler").click()
         dialog = self.page.get_by_role("dialog")
         expect(dialog).to_contain_text("Annuler l'exécution ?")
-        dialog.get_by_role("button", name="Annuler", exact=True).click()
+        dialog.get_by_role("button", name=re.compile(r"(^|\s)Annuler$")).click()

@@ -182,6 +182,8 @@ export default function ExecutionsListPage() {
         />
         <Select
           allowClear
+          showSearch
+          optionFilterProp="label"
           style={{ width: 180 }}
           placeholder={t('common.status')}
           aria-label={t('common.status')}
@@ -191,6 +193,8 @@ export default function ExecutionsListPage() {
         />
         <Select
           allowClear
+          showSearch
+          optionFilterProp="label"
           style={{ width: 160 }}
           placeholder={t('executions.trigger')}
           aria-label={t('executions.trigger')}
