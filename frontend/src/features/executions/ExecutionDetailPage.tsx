@@ -1,6 +1,6 @@
 /** Guide 6.2: informations générales, paramètres, logs, résultats, and the actions
  * Télécharger les résultats, Annuler (queued or running), Relancer. */
-import { Alert, App, Button, Card, Col, Descriptions, Flex, List, Row, Space, Typography } from 'antd';
+import { Alert, Button, Card, Col, Descriptions, Flex, List, message, Modal, Row, Space, Typography } from 'antd';
 import { RedoOutlined, StopOutlined } from '@ant-design/icons';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
@@ -45,12 +45,15 @@ function Actions({ execution }: { execution: Execution }) {
   const { t } = useTranslation();
   const can = useCan();
   const navigate = useNavigate();
-  const { modal, message } = App.useApp();
+  const [modal, modalHolder] = Modal.useModal();
+  const [messages, messageHolder] = message.useMessage();
   const cancel = useCancelExecution();
   const rerun = useRerunExecution();
   if (!can('executions:run')) return null;
   return (
     <Space wrap>
+      {modalHolder}
+      {messageHolder}
       {isActive(execution) && (
         <Button
           danger
@@ -66,8 +69,8 @@ function Actions({ execution }: { execution: Execution }) {
               onOk: () =>
                 cancel
                   .mutateAsync(execution.id)
-                  .then(() => void message.success(t('executions.cancel_requested')))
-                  .catch((error) => void message.error(errorMessage(error, t))),
+                  .then(() => void messages.success(t('executions.cancel_requested')))
+                  .catch((error) => void messages.error(errorMessage(error, t))),
             })
           }
         >
@@ -82,7 +85,7 @@ function Actions({ execution }: { execution: Execution }) {
           rerun
             .mutateAsync(execution.id)
             .then((created) => navigate(`/executions/${created.id}`))
-            .catch((error) => void message.error(errorMessage(error, t)))
+            .catch((error) => void messages.error(errorMessage(error, t)))
         }
       >
         {t('executions.actions.rerun')}

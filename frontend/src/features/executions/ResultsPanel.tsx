@@ -1,5 +1,5 @@
 /** Guide 6.2 "Résultats": a preview of the first rows and the download in CSV, JSON, Parquet. */
-import { Alert, App, Button, Empty, Space, Table, Typography } from 'antd';
+import { Alert, Button, Empty, message, Space, Table, Typography } from 'antd';
 import { DownloadOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
 import { errorMessage } from '../../api/errors';
@@ -11,7 +11,7 @@ const FORMATS = ['csv', 'json', 'parquet'] as const;
 
 export function ResultsPanel({ execution }: { execution: Execution }) {
   const { t, i18n } = useTranslation();
-  const { message } = App.useApp();
+  const [messages, messageHolder] = message.useMessage();
   const ready = execution.status === 'succeeded' && Boolean(execution.result);
   const preview = useResultsPreview(execution.id, ready);
   if (!ready) {
@@ -26,13 +26,14 @@ export function ResultsPanel({ execution }: { execution: Execution }) {
   const rows = (preview.data?.rows ?? []).map((row, index) => ({ ...row, key: index }));
   return (
     <div>
+      {messageHolder}
       <Space wrap style={{ marginBottom: 12 }}>
         <Typography.Text strong>{t('executions.actions.download_results')}</Typography.Text>
         {FORMATS.map((format) => (
           <Button
             key={format}
             icon={<DownloadOutlined />}
-            onClick={() => downloadResults(execution.id, format).catch((error) => void message.error(errorMessage(error, t)))}
+            onClick={() => downloadResults(execution.id, format).catch((error) => void messages.error(errorMessage(error, t)))}
           >
             {t(`executions.results.format_${format}`)}
           </Button>
