@@ -67,6 +67,7 @@ class ExecutionRepository(Repository):
             # GET /executions?department=&region= (the reports' figures, checkable).
             ([("department", 1), ("created_at", -1)], {}),
             ([("region", 1), ("created_at", -1)], {}),
+            ([("rerun_of", 1), ("created_at", -1)], {}),
             ([("status", 1), ("lease_expires_at", 1)], {}),
             ([("result.artifact_id", 1), ("finished_at", 1)], {}),
             # The scheduler's redelivered request never creates a second execution.

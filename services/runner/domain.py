@@ -251,7 +251,8 @@ def list_query(query: dict[str, Any] | None) -> tuple[dict, list[tuple[str, int]
     """Filter, sort, page and per_page of ``list_executions`` (400 on bad values)."""
     query = dict(query or {})
     filters: dict[str, Any] = {}
-    for key in ("deployment_id", "model_id", "created_by", "department", "region"):
+    for key in ("deployment_id", "model_id", "created_by", "department", "region",
+                "rerun_of"):
         if query.get(key):
             filters[key] = str(query[key])
     period = created_between(query.get("from"), query.get("to"))

@@ -94,6 +94,18 @@ def test_run_upload_follow_logs_and_download_every_format(client, auth, make_mod
     rerun = client.post(f"/api/v1/executions/{execution['id']}/rerun", headers=headers)
     assert rerun.status_code == 201 and rerun.json["rerun_of"] == execution["id"]
     assert wait_http(client, headers, rerun.json["id"])["status"] == "succeeded"
+    reruns = client.get(f"/api/v1/executions?rerun_of={execution['id']}",
+                        headers=auth("viewer")).json
+    assert [item["id"] for item in reruns["items"]] == [rerun.json["id"]]
+
+    preview = client.get(f"/api/v1/executions/{execution['id']}/results/preview?limit=5",
+                         headers=auth("viewer"))
+    assert preview.status_code == 200, preview.json
+    assert preview.json["total"] == 150 and len(preview.json["rows"]) == 5
+    column = preview.json["columns"].index("prediction")
+    assert [row[column] for row in preview.json["rows"]] == expected[:5]
+    assert client.get(f"/api/v1/executions/{execution['id']}/results/preview?limit=201",
+                      headers=headers).status_code == 400
 
 
 def test_input_errors_are_explained(client, auth, make_model):

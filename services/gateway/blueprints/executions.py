@@ -118,6 +118,8 @@ class ExecutionQuerySchema(PageQuerySchema):
     created_by = limits.Text()
     department = limits.Text()
     region = limits.Text()
+    rerun_of = ma.fields.String(validate=validate.Length(max=64),
+                                metadata={"description": "the re-runs of this execution"})
     from_ = ma.fields.AwareDateTime(data_key="from", default_timezone=UTC, metadata={
         "description": "created_at ≥ this instant (ISO 8601)"})
     to = ma.fields.AwareDateTime(default_timezone=UTC, metadata={
@@ -169,6 +171,17 @@ class LogsQuerySchema(ma.Schema):
 
 class ResultsQuerySchema(ma.Schema):
     format = ma.fields.String(validate=validate.OneOf(FORMATS))
+
+
+class PreviewQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+class ResultsPreviewSchema(ma.Schema):
+    columns = ma.fields.List(ma.fields.String(), required=True)
+    rows = ma.fields.List(ma.fields.List(ma.fields.Raw()), required=True)
+    total = ma.fields.Integer(allow_none=True, metadata={"description": "rows in the whole result"})
+    format = ma.fields.String()
 
 
 class PredictBodySchema(ma.Schema):
@@ -315,6 +328,26 @@ def get_results(args, execution_id):
     if wanted == stored:
         return download_response(info["artifact_id"], filename, CONTENT_TYPES[wanted])
     return _converted(info["artifact_id"], stored, wanted, filename)
+
+
+@blp.route("/executions/<execution_id>/results/preview", methods=["GET"])
+@requires("executions:read")
+@blp.arguments(PreviewQuerySchema, location="query")
+@blp.response(200, ResultsPreviewSchema)
+def preview_results(args, execution_id):
+    """The first ``limit`` rows (≤ 200) of the results, as columns and rows, read without
+    reading the whole file; ``total`` is the number of rows of the whole result. 409
+    while there are none (or for a JSON result too large to preview)."""
+    from services.gateway.results_preview import read_preview
+
+    info = rpc("runner", "get_result", execution_id)
+    fmt = info.get("format") or "csv"
+    stream = store().open(info["artifact_id"])
+    try:
+        preview = read_preview(stream, fmt, info.get("size"), args["limit"])
+    finally:
+        stream.close()
+    return {**preview, "total": info.get("rows"), "format": fmt}
 
 
 def _converted(artifact_id: str, stored: str, wanted: str, filename: str) -> Response:
