@@ -4,6 +4,299 @@
  */
 
 export interface paths {
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail, newest first: one entry per change request (who, when, what,
+         *     from where). Filters ``user``, ``object_type``, ``object_id``, ``request_id``,
+         *     ``from``, ``to``.
+         *     Read only: no endpoint edits or deletes an entry.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    user?: string;
+                    object_type?: string;
+                    object_id?: string;
+                    request_id?: string;
+                    from?: string;
+                    to?: string;
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The filtered audit trail as a CSV file (same filters as the list). */
+        get: {
+            parameters: {
+                query?: {
+                    user?: string;
+                    object_type?: string;
+                    object_id?: string;
+                    request_id?: string;
+                    from?: string;
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV, newest first (at most 100,000 rows) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every global setting. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Settings"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /**
+         * Change settings (any subset); the services follow without a restart. 400 names
+         *     each bad or unknown key.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Settings"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counts of models, deployments (active / inactive) and executions (the last 24 hours
+         *     by status), models by type and by department, recent activity (who, what, when, and
+         *     the object to link to).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Dashboard"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -736,7 +1029,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List executions; filters deployment_id, model_id, status, trigger; sort such as
+         * List executions; filters deployment_id, model_id, status, trigger, department,
+         *     region, ``from`` / ``to`` (on created_at; from inclusive, to exclusive); sort such as
          *     ``-created_at`` (default), ``duration_s``; page, per_page (≤ 200).
          */
         get: {
@@ -750,6 +1044,14 @@ export interface paths {
                     status?: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
                     trigger?: "manual" | "schedule" | "rerun" | "api";
                     created_by?: string;
+                    department?: string;
+                    region?: string;
+                    /** @description the re-runs of this execution */
+                    rerun_of?: string;
+                    /** @description created_at ≥ this instant (ISO 8601) */
+                    from?: string;
+                    /** @description created_at < this instant (ISO 8601) */
+                    to?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1109,6 +1411,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/{execution_id}/results/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The first ``limit`` rows (≤ 200) of the results, as columns and rows, read without
+         *     reading the whole file; ``total`` is the number of rows of the whole result. 409
+         *     while there are none (or for a JSON result too large to preview).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    execution_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResultsPreview"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -1140,6 +1508,380 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every integration, newest first (never a secret). */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IntegrationPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Create a webhook; the answer holds its ``secret``, shown this once. 400 names a
+         *     refused ``url`` (not http(s); loopback, private, link-local or metadata address).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["IntegrationWrite"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IntegrationCreated"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        /** One integration (404 when unknown). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Integration"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an integration, its pending deliveries and its delivery log. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Edit name, url (checked again), events, department, active. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["IntegrationUpdate"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Integration"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        /** The delivery log: each delivery with every attempt (status code, duration, error). */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** « Tester »: queue a signed ``integration_test`` event; follow it in the deliveries. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Delivery"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1779,10 +2521,519 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/department-usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per department: models and deployments (now), executions, rows scored and compute
+         *     time in the period (default: the last 30 days, whole UTC days).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    department?: string;
+                    region?: string;
+                    /** @description start of the period (ISO 8601; floored to the hour / day) */
+                    from?: string;
+                    /** @description end of the period (ISO 8601, exclusive; rounded up) */
+                    to?: string;
+                    /** @description csv: the report as a CSV attachment (also Accept: text/csv) */
+                    format?: "json" | "csv";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JSON, or CSV with ?format=csv / Accept: text/csv */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DepartmentUsage"];
+                        "text/csv": string;
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/deployment-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Active and inactive deployments with their next and last runs; ``from`` / ``to``
+         *     keep those whose last run was created in the period.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    department?: string;
+                    region?: string;
+                    /** @description start of the period (ISO 8601; floored to the hour / day) */
+                    from?: string;
+                    /** @description end of the period (ISO 8601, exclusive; rounded up) */
+                    to?: string;
+                    /** @description csv: the report as a CSV attachment (also Accept: text/csv) */
+                    format?: "json" | "csv";
+                    page?: number;
+                    per_page?: number;
+                    status?: "active" | "inactive";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JSON, or CSV with ?format=csv / Accept: text/csv */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeploymentStatus"];
+                        "text/csv": string;
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/execution-trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Executions per hour / day / week (by created_at) with their status, success rate,
+         *     duration percentiles (log histogram, ±12 %), rows and compute time. Default period:
+         *     48 hours, 30 days or 12 weeks to now; at most 1,000 points.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    department?: string;
+                    region?: string;
+                    /** @description start of the period (ISO 8601; floored to the hour / day) */
+                    from?: string;
+                    /** @description end of the period (ISO 8601, exclusive; rounded up) */
+                    to?: string;
+                    /** @description csv: the report as a CSV attachment (also Accept: text/csv) */
+                    format?: "json" | "csv";
+                    interval?: "hour" | "day" | "week";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JSON, or CSV with ?format=csv / Accept: text/csv */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExecutionTrends"];
+                        "text/csv": string;
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/model-performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each model version: its metrics (comparable across the versions of one name) and its
+         *     executions in the period (all time by default). Filters department, region, name.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    department?: string;
+                    region?: string;
+                    /** @description start of the period (ISO 8601; floored to the hour / day) */
+                    from?: string;
+                    /** @description end of the period (ISO 8601, exclusive; rounded up) */
+                    to?: string;
+                    /** @description csv: the report as a CSV attachment (also Accept: text/csv) */
+                    format?: "json" | "csv";
+                    page?: number;
+                    per_page?: number;
+                    /** @description one model name: compare its versions */
+                    name?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JSON, or CSV with ?format=csv / Accept: text/csv */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelPerformance"];
+                        "text/csv": string;
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The state of the last rebuild (never, running, succeeded, failed) and its counts. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Rebuild"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Rebuild the read side (and the analytics copy) from the owning services → 202;
+         *     follow it with ``GET /reports/rebuild``.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Rebuild"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Activity: {
+            /** @description created, updated, started, ... */
+            action?: string;
+            /** Format: date-time */
+            at?: string | null;
+            label?: string | null;
+            object_id?: string;
+            /** @enum {string} */
+            object_type?: "model" | "deployment" | "execution";
+            who?: string | null;
+        };
+        Attempt: {
+            /** Format: date-time */
+            at?: string | null;
+            attempt?: number;
+            duration_ms?: number;
+            error?: string | null;
+            status_code?: number | null;
+        };
+        AuditEntry: {
+            /** @example deployment.started */
+            action?: string;
+            /** Format: date-time */
+            at: string;
+            /** @example 203.0.113.7 */
+            client?: string | null;
+            /** @description every event of the request */
+            events?: components["schemas"]["AuditEvent"][];
+            id: string;
+            object_id?: string | null;
+            /** @example deployment */
+            object_type?: string | null;
+            request_id?: string | null;
+            summary?: string | null;
+            user?: string | null;
+        };
+        AuditEvent: {
+            /** Format: date-time */
+            at?: string;
+            event?: string;
+            id?: string;
+            object_id?: string | null;
+            object_type?: string | null;
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        BadRow: {
+            column?: string;
+            /** @description CSV / JSON Lines line (header = 1) */
+            line?: number;
+            reason?: string;
+            /** @description JSON array record (1-based) */
+            record?: number;
+        };
+        Dashboard: {
+            counts?: components["schemas"]["DashboardCounts"];
+            deployments?: components["schemas"]["DeploymentCounts"];
+            executions?: components["schemas"]["DashboardExecutions"];
+            /** Format: date-time */
+            generated_at?: string | null;
+            models_by_department?: {
+                [key: string]: number;
+            };
+            models_by_type?: {
+                [key: string]: number;
+            };
+            recent_activity?: components["schemas"]["Activity"][];
+        };
+        DashboardCounts: {
+            deployments?: number;
+            executions?: number;
+            models?: number;
+        };
+        DashboardExecutions: {
+            by_status?: components["schemas"]["StatusCounts"];
+            last_24h?: components["schemas"]["Last24h"];
+            total?: number;
+        };
+        Delivery: {
+            attempt_count?: number;
+            attempts?: components["schemas"]["Attempt"][];
+            /** Format: date-time */
+            created_at?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** @enum {string} */
+            event_type?: "execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "integration_test";
+            id: string;
+            integration_id?: string;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** @enum {string} */
+            status?: "pending" | "sending" | "delivered" | "failed";
+            /** @description the webhook-id header */
+            webhook_id?: string;
+        };
+        DeliveryPage: {
+            items: components["schemas"]["Delivery"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        DepartmentUsage: {
+            department?: string | null;
+            /** Format: date-time */
+            from?: string | null;
+            items?: components["schemas"]["DepartmentUsageItem"][];
+            region?: string | null;
+            /** Format: date-time */
+            to?: string | null;
+        };
+        DepartmentUsageItem: {
+            active_deployments?: number;
+            compute_s?: number;
+            department?: string;
+            deployments?: number;
+            executions?: number;
+            failed?: number;
+            models?: number;
+            rows_scored?: number;
+            succeeded?: number;
+            success_rate?: number | null;
+        };
         Deployment: {
             /** Format: date-time */
             created_at?: string;
@@ -1816,11 +3067,43 @@ export interface components {
             /** Format: date-time */
             updated_at?: string;
         };
+        DeploymentCounts: {
+            active?: number;
+            inactive?: number;
+        };
         DeploymentPage: {
             items: components["schemas"]["Deployment"][];
             page: number;
             per_page: number;
             total: number;
+        };
+        DeploymentStatus: {
+            department?: string | null;
+            /** Format: date-time */
+            from?: string | null;
+            items?: components["schemas"]["DeploymentStatusItem"][];
+            page?: number;
+            per_page?: number;
+            region?: string | null;
+            summary?: components["schemas"]["DeploymentCounts"];
+            /** Format: date-time */
+            to?: string | null;
+            total?: number;
+        };
+        DeploymentStatusItem: {
+            department?: string | null;
+            id?: string;
+            last_run?: (Record<string, never> | null) | components["schemas"]["LastRun"];
+            model_id?: string | null;
+            model_name?: string | null;
+            model_version?: string | null;
+            name?: string | null;
+            /** Format: date-time */
+            next_run_at?: string | null;
+            region?: string | null;
+            schedule?: string | null;
+            status?: string;
+            timezone?: string | null;
         };
         DeploymentUpdate: {
             description?: string | null;
@@ -1833,7 +3116,7 @@ export interface components {
             parameters?: {
                 [key: string]: unknown;
             };
-            /** @description 5-field cron expression (minute hour day month weekday) or null */
+            /** @description 5-field cron expression (minute hour day month weekday) or null (no schedule; an empty string is refused) */
             schedule?: string | null;
             /**
              * @description IANA time zone, default UTC
@@ -1852,7 +3135,7 @@ export interface components {
             parameters?: {
                 [key: string]: unknown;
             };
-            /** @description 5-field cron expression (minute hour day month weekday) or null */
+            /** @description 5-field cron expression (minute hour day month weekday) or null (no schedule; an empty string is refused) */
             schedule?: string | null;
             /**
              * @description IANA time zone, default UTC
@@ -1878,6 +3161,7 @@ export interface components {
             /** Format: date-time */
             created_at?: string | null;
             created_by?: string | null;
+            department?: string | null;
             deployment_id?: string | null;
             duration_s?: number | null;
             error?: string | null;
@@ -1892,6 +3176,7 @@ export interface components {
                 [key: string]: unknown;
             };
             peak_memory_mb?: number | null;
+            region?: string | null;
             rerun_of?: string | null;
             result?: (Record<string, never> | null) | components["schemas"]["ExecutionResult"];
             rows_per_second?: number | null;
@@ -1918,14 +3203,60 @@ export interface components {
             total: number;
         };
         ExecutionResult: {
+            /** @description the first 100 bad rows skipped */
+            bad_rows?: components["schemas"]["BadRow"][];
             filename?: string | null;
             format?: string | null;
             rows?: number | null;
             size?: number | null;
+            /** @description bad input rows left out (parameters.on_bad_rows = skip) */
+            skipped_rows?: number;
+        };
+        ExecutionStats: {
+            by_status?: components["schemas"]["StatusCounts"];
+            compute_s?: number;
+            duration_p50_s?: number | null;
+            duration_p90_s?: number | null;
+            duration_p95_s?: number | null;
+            duration_p99_s?: number | null;
+            rows?: number;
+            /** @description succeeded / finished */
+            success_rate?: number | null;
+            total?: number;
+        };
+        ExecutionTrends: {
+            department?: string | null;
+            /** Format: date-time */
+            from?: string | null;
+            /** @enum {string} */
+            interval?: "hour" | "day" | "week";
+            points?: components["schemas"]["TrendPoint"][];
+            region?: string | null;
+            /** Format: date-time */
+            to?: string | null;
+            totals?: components["schemas"]["ExecutionStats"];
         };
         Health: {
             /** @example ok */
             gateway?: string;
+            /**
+             * @description make run only: each supervised process
+             * @example {
+             *       "runner": {
+             *         "last_crash_at": "2026-01-05T10:00:00Z",
+             *         "last_restart_at": "2026-01-05T10:00:01Z",
+             *         "last_restart_reason": "killed by SIGKILL (signal 9)",
+             *         "next_restart_in_s": null,
+             *         "restarts": 1,
+             *         "status": "up"
+             *       }
+             *     }
+             */
+            processes?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
             /**
              * @example {
              *       "registry": "ok",
@@ -1964,11 +3295,83 @@ export interface components {
             /** @example number */
             type?: string;
         };
+        Integration: {
+            active?: boolean;
+            /** Format: date-time */
+            created_at?: string | null;
+            created_by?: string | null;
+            department?: string | null;
+            description?: string | null;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            id: string;
+            name: string;
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** @example https://hooks.example.com/ml */
+            url?: string;
+        };
+        IntegrationCreated: {
+            active?: boolean;
+            /** Format: date-time */
+            created_at?: string | null;
+            created_by?: string | null;
+            department?: string | null;
+            description?: string | null;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            id: string;
+            name: string;
+            /** @description whsec_ + base64: the HMAC key of webhook-signature. Shown only in this answer; keep it. */
+            secret?: string;
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** @example https://hooks.example.com/ml */
+            url?: string;
+        };
+        IntegrationPage: {
+            items: components["schemas"]["Integration"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        IntegrationUpdate: {
+            active?: boolean;
+            /** @description only this department's events */
+            department?: string | null;
+            description?: string;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            name?: string;
+            /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
+            url?: string;
+        };
+        IntegrationWrite: {
+            active?: boolean;
+            /** @description only this department's events */
+            department?: string | null;
+            description?: string;
+            events: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            name: string;
+            /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
+            url: string;
+        };
+        Last24h: {
+            by_status?: components["schemas"]["StatusCounts"];
+            /** Format: date-time */
+            since?: string | null;
+            total?: number;
+        };
         LastExecution: {
             id?: string;
             status?: string;
             /** Format: date-time */
             time?: string | null;
+        };
+        LastRun: {
+            /** Format: date-time */
+            at?: string | null;
+            /** Format: date-time */
+            created_at?: string | null;
+            id?: string;
+            status?: string;
         };
         LogLine: {
             level?: string;
@@ -2074,6 +3477,39 @@ export interface components {
             per_page: number;
             total: number;
         };
+        ModelPerformance: {
+            department?: string | null;
+            /** Format: date-time */
+            from?: string | null;
+            items?: components["schemas"]["ModelPerformanceItem"][];
+            metric_names?: string[];
+            page?: number;
+            per_page?: number;
+            region?: string | null;
+            /** Format: date-time */
+            to?: string | null;
+            total?: number;
+        };
+        ModelPerformanceItem: {
+            compute_s?: number;
+            department?: string | null;
+            executions?: number;
+            failed?: number;
+            framework?: string | null;
+            mean_duration_s?: number | null;
+            metrics?: {
+                [key: string]: number;
+            };
+            model_id?: string;
+            name?: string;
+            region?: string | null;
+            rows_scored?: number;
+            status?: string | null;
+            succeeded?: number;
+            success_rate?: number | null;
+            type?: string | null;
+            version?: string;
+        };
         ModelRef: {
             name?: string | null;
             version?: string | null;
@@ -2146,9 +3582,31 @@ export interface components {
             schedule?: string | null;
             timezone?: string;
         };
+        Rebuild: {
+            counts?: {
+                [key: string]: number;
+            };
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            requested?: boolean;
+            /** Format: date-time */
+            requested_at?: string | null;
+            /** Format: date-time */
+            started_at?: string | null;
+            /** @enum {string} */
+            state?: "never" | "running" | "succeeded" | "failed";
+        };
+        ResultsPreview: {
+            columns: string[];
+            format?: string;
+            rows: unknown[][];
+            /** @description rows in the whole result */
+            total?: number | null;
+        };
         RunBody: {
             input?: (Record<string, never> | null) | components["schemas"]["RunInput"];
-            /** @description predict_proba, output_format (csv|json|parquet), timeout_s, batch_size; any other parameter is kept and shown */
+            /** @description predict_proba, output_format (csv|json|parquet), timeout_s, batch_size, on_bad_rows (fail|skip); any other parameter is kept and shown */
             parameters?: {
                 [key: string]: unknown;
             };
@@ -2162,6 +3620,57 @@ export interface components {
             rows: {
                 [key: string]: unknown;
             }[];
+        };
+        Settings: {
+            /** @example 3600 */
+            default_execution_timeout_s?: number;
+            /**
+             * @description of new deployments
+             * @example Europe/Paris
+             */
+            default_timezone?: string;
+            /** @description logs purged earlier than their execution; 0 = with it */
+            log_retention_days?: number;
+            /** @example 300 */
+            login_lockout_s?: number;
+            /** @example 5 */
+            login_max_failures?: number;
+            /** @example 86400 */
+            max_execution_timeout_s?: number;
+            /** @description ceiling of a deployment's or a run's memory_mb */
+            max_memory_mb?: number;
+            /** @example 200 */
+            max_upload_mb?: number;
+            /** @description results purged earlier than their execution; 0 = with it */
+            result_retention_days?: number;
+            /** @description executions older than this are purged with their logs and results; 0 = kept forever */
+            retention_days?: number;
+            /** @description host names, IPs or CIDR ranges webhooks may reach although not public */
+            webhook_allowed_hosts?: string[];
+        };
+        StatusCounts: {
+            cancelled?: number;
+            failed?: number;
+            queued?: number;
+            running?: number;
+            succeeded?: number;
+            timed_out?: number;
+        };
+        TrendPoint: {
+            by_status?: components["schemas"]["StatusCounts"];
+            compute_s?: number;
+            duration_p50_s?: number | null;
+            duration_p90_s?: number | null;
+            duration_p95_s?: number | null;
+            duration_p99_s?: number | null;
+            /** Format: date-time */
+            end?: string | null;
+            rows?: number;
+            /** Format: date-time */
+            start?: string | null;
+            /** @description succeeded / finished */
+            success_rate?: number | null;
+            total?: number;
         };
     };
     responses: {

@@ -16,8 +16,8 @@ import marshmallow as ma
 from flask import Response, request
 from marshmallow import validate
 
+from services.gateway.headers import attachment
 from services.gateway.policy import requires
-from services.gateway.uploads import content_disposition
 from services.gateway.web import Blueprint, rpc
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1",
@@ -282,8 +282,7 @@ def csv_response(name: str, report: dict[str, Any], columns: list[str]) -> Respo
     for row in rows:
         writer.writerow({k: _safe(v) for k, v in row.items()})
     response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = content_disposition(f"report-{name}.csv")
-    return response
+    return attachment(response, f"report-{name}.csv")
 
 
 def wants_csv(args: dict[str, Any]) -> bool:
