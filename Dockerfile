@@ -18,6 +18,15 @@ COPY shared ./shared
 COPY services ./services
 RUN pip install . && pip uninstall -y ml-platform
 
+# --- web: the web app (frontend/dist), built from the committed lock file -------------
+FROM node:20-slim AS web
+WORKDIR /src/frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend ./
+RUN npm run build \
+ && find dist/assets -type f \( -name '*.js' -o -name '*.css' \) -exec gzip -9 -k {} +
+
 # --- runtime: the venv and the sources, as a non-root user ----------------------------
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -33,6 +42,7 @@ COPY --chown=root:root pyproject.toml ./
 COPY --chown=root:root shared ./shared
 COPY --chown=root:root services ./services
 COPY --chown=root:root scripts ./scripts
+COPY --from=web --chown=root:root /src/frontend/dist ./frontend/dist
 RUN mkdir -p /app/var && chown app:app /app/var
 USER 10001:10001
 EXPOSE 3000 8080 9101 9102 9103 9104 9105

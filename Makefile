@@ -11,13 +11,17 @@ PY := $(VENV)/bin/python
 # Re-install only when pyproject.toml changed since the last install.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install test-prereqs seed clean-data
+.PHONY: run test lint install test-prereqs seed clean-data webapp
 
 run: install
 	$(PY) -m scripts.launcher
 
-test: install test-prereqs superset-install
+test: install test-prereqs superset-install webapp
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The web app: npm ci when needed, build when its sources changed, Vitest and ESLint.
+webapp: install
+	$(PY) -m scripts.webapp_build --test
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 from bench.common import Skip  # noqa: E402
 
-BENCHMARKS = ("registry", "scheduler", "runner")
+BENCHMARKS = ("registry", "scheduler", "runner", "webapp")
 
 
 def main(argv: list[str]) -> int:

@@ -221,6 +221,15 @@ class Launcher:
                 "(GATEWAY_PORT, AUTH_HTTP_PORT, *_METRICS_PORT, EMBEDDED_DB_PORT)."
             )
 
+    def build_webapp(self) -> None:
+        """Build frontend/ when its sources changed; the API runs without it."""
+        from scripts import webapp_build
+
+        try:
+            webapp_build.ensure_built(log=self.say)
+        except RuntimeError as exc:
+            self.say(f"WARNING: the web app is not built: {exc}")
+
     def start_database(self) -> str:
         if os.environ.get("MONGO_URI"):
             self.say(f"using the database at MONGO_URI ({os.environ['MONGO_URI']})")
@@ -421,6 +430,7 @@ class Launcher:
         try:
             self.check_ports_free(ports)
             self.check_broker()
+            self.build_webapp()
             mongo_uri = self.start_database()
             self.start_children(mongo_uri)
             self.wait_healthy(float(setting("STARTUP_TIMEOUT_S")))

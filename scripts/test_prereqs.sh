@@ -51,3 +51,21 @@ if ! mgmt_up; then
   wait_for 60 "the RabbitMQ management API" mgmt_up
 fi
 echo "test-prereqs: RabbitMQ and its management API are up"
+
+# The web app's tests: Node.js + npm (build, Vitest) and Debian's Chromium, which the
+# browser tests drive by its path (nothing downloads a browser).
+if ! command -v npm >/dev/null 2>&1 && as_root; then
+  echo "test-prereqs: installing nodejs and npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+if [ ! -x /usr/bin/chromium ] && as_root; then
+  echo "test-prereqs: installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-prereqs: /usr/bin/chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2
+  exit 1
+fi
+echo "test-prereqs: chromium is at /usr/bin/chromium"

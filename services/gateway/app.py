@@ -25,7 +25,7 @@ from flask import Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from services.gateway import errors
+from services.gateway import errors, webapp
 from services.gateway import settings as gateway_settings
 from services.gateway.auth import JwtVerifier
 from services.gateway.rpc import RpcPool
@@ -253,6 +253,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_metrics(app)
     _register_docs(app)
     _register_blueprints(app, api)
+    webapp.register(app)
 
     missing = unprotected_views(app)
     if missing:

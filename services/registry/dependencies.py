@@ -129,6 +129,13 @@ class ModelRepository(Repository):
         cursor = self.models.find(filter_).sort(sort).skip(skip).limit(limit)
         return [to_model(doc) for doc in cursor], total
 
+    def facets(self, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """The distinct non-empty values of each of ``fields`` (indexed), sorted."""
+        return {
+            name: sorted(str(v) for v in self.models.distinct(name) if v not in (None, ""))
+            for name in fields
+        }
+
     def same_name(self, name: str) -> list[dict[str, Any]]:
         return [to_model(doc) for doc in self.models.find({"name": name})]
 

@@ -115,6 +115,8 @@ SORTABLE = (
     "region",
     "status",
 )
+#: The fields whose distinct values ``model_facets`` lists (the web app's filters).
+FACETS = ("department", "region", "status", "type", "framework")
 DEFAULT_SORT = "-created_at"
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 200

@@ -89,6 +89,14 @@ class RegistryService:
         return {"items": items, "total": total, "page": parsed.page, "per_page": parsed.per_page}
 
     @rpc(expected_exceptions=EXPECTED)
+    def model_facets(self) -> dict[str, list[str]]:
+        """The values the list filters offer, taken from the data, e.g.
+        ``{"department": ["Finance", "RH"], "region": ["Asie", "Europe"],
+        "status": ["draft", "ready"], "type": [...], "framework": [...]}``.
+        """
+        return self.repo.facets(domain.FACETS)
+
+    @rpc(expected_exceptions=EXPECTED)
     def update_model(self, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH a model: only the fields sent change.
 

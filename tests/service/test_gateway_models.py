@@ -580,3 +580,17 @@ def test_a_proxy_whose_connection_died_while_idle_is_replaced(client, auth, app)
     fresh = pool._idle.get_nowait()
     assert fresh is not lease and fresh.alive()
     assert pool._open == 1
+
+
+def test_facets_list_the_values_present_for_the_filters(client, auth, make_model, unique):
+    department, region = unique("Dépt"), unique("Région")
+    make_model(department=department, region=region)
+    make_model(department=department, region=None)
+    response = client.get("/api/v1/models/facets", headers=auth("viewer"))
+    assert response.status_code == 200, response.json
+    facets = response.json
+    assert set(facets) == {"department", "region", "status", "type", "framework"}
+    assert facets["department"].count(department) == 1  # distinct
+    assert region in facets["region"] and None not in facets["region"]
+    assert "draft" in facets["status"] and facets["status"] == sorted(facets["status"])
+    assert client.get("/api/v1/models/facets").status_code == 401

@@ -190,6 +190,23 @@ def list_models(args):
     return rpc("registry", "list_models", query)
 
 
+class ModelFacetsSchema(ma.Schema):
+    department = ma.fields.List(ma.fields.String(), required=True)
+    region = ma.fields.List(ma.fields.String(), required=True)
+    status = ma.fields.List(ma.fields.String(), required=True)
+    type = ma.fields.List(ma.fields.String(), required=True)
+    framework = ma.fields.List(ma.fields.String(), required=True)
+
+
+@blp.route("/facets", methods=["GET"])
+@requires("models:read")
+@blp.response(200, ModelFacetsSchema)
+def model_facets():
+    """The values present in the data for the list filters (department, region,
+    status, type, framework), each sorted: what the web app's drop-downs offer."""
+    return rpc("registry", "model_facets")
+
+
 def _create_with_file(data: dict) -> dict:
     """Create the model, then stream and attach its file; undo the model on any failure."""
     part = file_part("file")

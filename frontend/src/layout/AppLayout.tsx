@@ -1,0 +1,73 @@
+/** Guide 3.1: the side menu (guide's order, role-filtered) and the header. */
+import { Suspense } from 'react';
+import { Button, Layout, Menu, Space, Spin, Tag } from 'antd';
+import { LogoutOutlined, UserOutlined } from '@ant-design/icons';
+import { Link, Outlet, useLocation } from 'react-router-dom';
+import { useTranslation } from 'react-i18next';
+import { useAuth } from '../auth/AuthContext';
+import { FEATURES } from '../features/registry';
+import { LanguageToggle } from './LanguageToggle';
+import { ServiceBanner } from '../components/ServiceBanner';
+
+const { Header, Sider, Content } = Layout;
+
+export function AppLayout() {
+  const { t } = useTranslation();
+  const auth = useAuth();
+  const location = useLocation();
+  const visible = FEATURES.filter((feature) => auth.can(feature.action));
+  const selected = visible.find((feature) => location.pathname.startsWith(feature.path));
+
+  return (
+    <Layout style={{ minHeight: '100vh' }}>
+      <Sider breakpoint="lg" collapsedWidth={0} width={220} theme="light">
+        <div style={{ padding: '16px 20px' }}>
+          <strong>{t('app.short_title')}</strong>
+        </div>
+        <nav aria-label={t('menu.label')}>
+          <Menu
+            mode="inline"
+            selectedKeys={selected ? [selected.section] : []}
+            items={visible.map((feature) => ({
+              key: feature.section,
+              icon: feature.icon,
+              label: <Link to={feature.path}>{t(feature.labelKey)}</Link>,
+            }))}
+          />
+        </nav>
+      </Sider>
+      <Layout>
+        <Header
+          style={{
+            background: '#fff',
+            padding: '0 24px',
+            display: 'flex',
+            justifyContent: 'space-between',
+            alignItems: 'center',
+          }}
+        >
+          <h1 style={{ fontSize: 18, margin: 0, fontWeight: 600 }}>{t('app.title')}</h1>
+          <Space size="middle">
+            <Space data-testid="current-user">
+              <UserOutlined aria-hidden />
+              <span>{auth.user.name}</span>
+              {auth.role && <Tag color="blue">{t(`roles.${auth.role}`)}</Tag>}
+            </Space>
+            <LanguageToggle />
+            <Button icon={<LogoutOutlined />} onClick={() => void auth.logout()}>
+              {t('auth.logout')}
+            </Button>
+          </Space>
+        </Header>
+        <Content style={{ margin: 24 }}>
+          <main>
+            <ServiceBanner />
+            <Suspense fallback={<Spin tip={t('common.loading')}><div style={{ minHeight: 120 }} /></Spin>}>
+              <Outlet />
+            </Suspense>
+          </main>
+        </Content>
+      </Layout>
+    </Layout>
+  );
+}

@@ -1,0 +1,1 @@
+"""Page objects: one per screen, locators by role and French label (never CSS classes)."""
