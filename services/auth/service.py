@@ -29,6 +29,7 @@ from services.auth.domain import CodeGrant, IssuerSettings, OAuthError, Password
 from services.auth.lockout import LockoutPolicy
 from services.auth.login_store import LoginRepository
 from services.auth.schemas import dump_user
+from services.auth.user_admin import UserAdministration
 from services.auth.web_login import BrowserLogin
 from shared import events
 from shared.config import DEFAULTS
@@ -131,7 +132,7 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-class AuthService(BrowserLogin):
+class AuthService(BrowserLogin, UserAdministration):
     name = "auth"
 
     users = UserRepository()
