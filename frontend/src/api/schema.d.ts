@@ -4,6 +4,240 @@
  */
 
 export interface paths {
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail, newest first: one entry per change request (who, when, what,
+         *     from where). Filters ``user``, ``object_type``, ``object_id``, ``request_id``,
+         *     ``from``, ``to``.
+         *     Read only: no endpoint edits or deletes an entry.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    user?: string;
+                    object_type?: string;
+                    object_id?: string;
+                    request_id?: string;
+                    from?: string;
+                    to?: string;
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The filtered audit trail as a CSV file (same filters as the list). */
+        get: {
+            parameters: {
+                query?: {
+                    user?: string;
+                    object_type?: string;
+                    object_id?: string;
+                    request_id?: string;
+                    from?: string;
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV, newest first (at most 100,000 rows) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every global setting. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Settings"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /**
+         * Change settings (any subset); the services follow without a restart. 400 names
+         *     each bad or unknown key.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Settings"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -1080,6 +1314,380 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every integration, newest first (never a secret). */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IntegrationPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Create a webhook; the answer holds its ``secret``, shown this once. 400 names a
+         *     refused ``url`` (not http(s); loopback, private, link-local or metadata address).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["IntegrationWrite"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IntegrationCreated"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        /** One integration (404 when unknown). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Integration"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an integration, its pending deliveries and its delivery log. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Edit name, url (checked again), events, department, active. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["IntegrationUpdate"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Integration"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        /** The delivery log: each delivery with every attempt (status code, duration, error). */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{integration_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                integration_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** « Tester »: queue a signed ``integration_test`` event; follow it in the deliveries. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    integration_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Delivery"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -1713,10 +2321,416 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Users sorted by username; filters ``q``, ``role``, ``active``. */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                    /** @description words of the username, names or e-mail */
+                    q?: string;
+                    role?: "admin" | "data-scientist" | "business-user" | "viewer";
+                    active?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Create a user with a role and an initial password (``temporary``: changed at the
+         *     first login). 400 names a bad field (password policy: ``PASSWORD_MIN_LENGTH``
+         *     characters, not the username); 409 when the username is taken.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UserCreate"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        /** One user, with its lockout state (``locked``, ``locked_until``). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit names, e-mail, ``role``, ``active``. Deactivating or changing the role ends
+         *     the user's live sessions within seconds. 409: the last active admin.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UserUpdate"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password (``temporary``: to be changed at the next login). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PasswordReset"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lift the brute-force lockout of the user. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["User"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Attempt: {
+            /** Format: date-time */
+            at?: string | null;
+            attempt?: number;
+            duration_ms?: number;
+            error?: string | null;
+            status_code?: number | null;
+        };
+        AuditEntry: {
+            /** @example deployment.started */
+            action?: string;
+            /** Format: date-time */
+            at: string;
+            /** @example 203.0.113.7 */
+            client?: string | null;
+            /** @description every event of the request */
+            events?: components["schemas"]["AuditEvent"][];
+            id: string;
+            object_id?: string | null;
+            /** @example deployment */
+            object_type?: string | null;
+            request_id?: string | null;
+            summary?: string | null;
+            user?: string | null;
+        };
+        AuditEvent: {
+            /** Format: date-time */
+            at?: string;
+            event?: string;
+            id?: string;
+            object_id?: string | null;
+            object_type?: string | null;
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        Delivery: {
+            attempt_count?: number;
+            attempts?: components["schemas"]["Attempt"][];
+            /** Format: date-time */
+            created_at?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** @enum {string} */
+            event_type?: "execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "integration_test";
+            id: string;
+            integration_id?: string;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** @enum {string} */
+            status?: "pending" | "sending" | "delivered" | "failed";
+            /** @description the webhook-id header */
+            webhook_id?: string;
+        };
+        DeliveryPage: {
+            items: components["schemas"]["Delivery"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
         Deployment: {
             /** Format: date-time */
             created_at?: string;
@@ -1898,6 +2912,64 @@ export interface components {
             /** @example number */
             type?: string;
         };
+        Integration: {
+            active?: boolean;
+            /** Format: date-time */
+            created_at?: string | null;
+            created_by?: string | null;
+            department?: string | null;
+            description?: string | null;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            id: string;
+            name: string;
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** @example https://hooks.example.com/ml */
+            url?: string;
+        };
+        IntegrationCreated: {
+            active?: boolean;
+            /** Format: date-time */
+            created_at?: string | null;
+            created_by?: string | null;
+            department?: string | null;
+            description?: string | null;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            id: string;
+            name: string;
+            /** @description whsec_ + base64: the HMAC key of webhook-signature. Shown only in this answer; keep it. */
+            secret?: string;
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** @example https://hooks.example.com/ml */
+            url?: string;
+        };
+        IntegrationPage: {
+            items: components["schemas"]["Integration"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        IntegrationUpdate: {
+            active?: boolean;
+            /** @description only this department's events */
+            department?: string | null;
+            description?: string;
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            name?: string;
+            /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
+            url?: string;
+        };
+        IntegrationWrite: {
+            active?: boolean;
+            /** @description only this department's events */
+            department?: string | null;
+            description?: string;
+            events: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            name: string;
+            /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
+            url: string;
+        };
         LastExecution: {
             id?: string;
             status?: string;
@@ -2059,6 +3131,11 @@ export interface components {
             /** @description Total number of pages. */
             total_pages?: number;
         };
+        PasswordReset: {
+            password: string;
+            /** @default false */
+            temporary: boolean;
+        };
         PredictBody: {
             instances: {
                 [key: string]: unknown;
@@ -2096,6 +3173,91 @@ export interface components {
             rows: {
                 [key: string]: unknown;
             }[];
+        };
+        Settings: {
+            /** @example 3600 */
+            default_execution_timeout_s?: number;
+            /**
+             * @description of new deployments
+             * @example Europe/Paris
+             */
+            default_timezone?: string;
+            /** @description logs purged earlier than their execution; 0 = with it */
+            log_retention_days?: number;
+            /** @example 300 */
+            login_lockout_s?: number;
+            /** @example 5 */
+            login_max_failures?: number;
+            /** @example 86400 */
+            max_execution_timeout_s?: number;
+            /** @description ceiling of a deployment's or a run's memory_mb */
+            max_memory_mb?: number;
+            /** @example 200 */
+            max_upload_mb?: number;
+            /** @description results purged earlier than their execution; 0 = with it */
+            result_retention_days?: number;
+            /** @description executions older than this are purged with their logs and results; 0 = kept forever */
+            retention_days?: number;
+            /** @description host names, IPs or CIDR ranges webhooks may reach although not public */
+            webhook_allowed_hosts?: string[];
+        };
+        User: {
+            active: boolean;
+            /** Format: date-time */
+            created_at?: string | null;
+            email?: string | null;
+            /** @description recent failed logins */
+            failures?: number;
+            first_name?: string | null;
+            id: string;
+            last_name?: string | null;
+            /** @description locked by the brute-force protection */
+            locked?: boolean;
+            /** Format: date-time */
+            locked_until?: string | null;
+            /** @description must choose a new password at the next login */
+            password_temporary?: boolean;
+            /** @enum {string} */
+            role: "admin" | "data-scientist" | "business-user" | "viewer";
+            /** Format: date-time */
+            updated_at?: string | null;
+            username: string;
+        };
+        UserCreate: {
+            /**
+             * Format: email
+             * @default
+             */
+            email: string;
+            /** @default  */
+            first_name: string;
+            /** @default  */
+            last_name: string;
+            password: string;
+            /** @enum {string} */
+            role: "admin" | "data-scientist" | "business-user" | "viewer";
+            /**
+             * @description the user chooses a new password at the first login
+             * @default false
+             */
+            temporary: boolean;
+            username: string;
+        };
+        UserPage: {
+            items: components["schemas"]["User"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        UserUpdate: {
+            /** @description false: deactivated; their live tokens stop working within seconds */
+            active?: boolean;
+            /** Format: email */
+            email?: string;
+            first_name?: string;
+            last_name?: string;
+            /** @enum {string} */
+            role?: "admin" | "data-scientist" | "business-user" | "viewer";
         };
     };
     responses: {
