@@ -22,14 +22,13 @@ from nameko.web.handlers import http
 from prometheus_client import Counter
 from werkzeug.wrappers import Request, Response
 
-from services.auth import domain, lockout
+from services.auth import domain, lockout, user_admin
 from services.auth.attempts import INACTIVE, SignInAttempt
 from services.auth.dependencies import KeyRepository, UserRepository
 from services.auth.domain import CodeGrant, IssuerSettings, OAuthError, PasswordGrant, User
 from services.auth.lockout import LockoutPolicy
 from services.auth.login_store import LoginRepository
 from services.auth.schemas import dump_user
-from services.auth.user_admin import UserAdministration
 from services.auth.web_login import BrowserLogin
 from shared import events
 from shared.config import DEFAULTS
@@ -132,7 +131,9 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-class AuthService(BrowserLogin, UserAdministration):
+# user_admin by module: ``nameko run`` takes every class of this module with entrypoints
+# for a service.
+class AuthService(BrowserLogin, user_admin.UserAdministration):
     name = "auth"
 
     users = UserRepository()
