@@ -1,6 +1,6 @@
 /** « Réinitialiser le mot de passe »: a new password, optionally temporary. */
 import { useState } from 'react';
-import { Alert, App, Checkbox, Form, Input, Modal } from 'antd';
+import { Alert, Checkbox, Form, Input, Modal } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
 import type { User } from '../../api/types';
@@ -12,9 +12,8 @@ interface Values {
   temporary: boolean;
 }
 
-export function ResetPasswordDialog({ user, onClose }: { user: User; onClose: () => void }) {
+export function ResetPasswordDialog({ user, onClose, notify }: { user: User; onClose: () => void; notify: (text: string) => void }) {
   const { t } = useTranslation();
-  const { message } = App.useApp();
   const [form] = Form.useForm<Values>();
   const [error, setError] = useState<string | null>(null);
   const reset = useResetPassword();
@@ -23,7 +22,7 @@ export function ResetPasswordDialog({ user, onClose }: { user: User; onClose: ()
     setError(null);
     try {
       await reset.mutateAsync({ id: user.id, password: values.password, temporary: Boolean(values.temporary) });
-      void message.success(t('users.password_reset', { name: user.username }));
+      notify(t('users.password_reset', { name: user.username }));
       onClose();
     } catch (caught) {
       if (!(caught instanceof ApiError)) throw caught;

@@ -1,7 +1,7 @@
 /** « Création d'utilisateur » / « Modification d'utilisateur » (guide 8.1), in a dialog.
  * The server's field errors are shown next to their fields. */
 import { useState } from 'react';
-import { Alert, App, Checkbox, Form, Input, Modal, Select } from 'antd';
+import { Alert, Checkbox, Form, Input, Modal, Select } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
 import type { User, UserCreate } from '../../api/types';
@@ -11,9 +11,8 @@ import { userError } from './UsersListPage';
 type Values = UserCreate;
 const FIELDS = ['username', 'first_name', 'last_name', 'email', 'role', 'password', 'temporary'];
 
-export function UserFormDialog({ user, onClose }: { user: User | null; onClose: () => void }) {
+export function UserFormDialog({ user, onClose, notify }: { user: User | null; onClose: () => void; notify: (text: string) => void }) {
   const { t } = useTranslation();
-  const { message } = App.useApp();
   const [form] = Form.useForm<Values>();
   const [error, setError] = useState<string | null>(null);
   const create = useCreateUser();
@@ -26,10 +25,10 @@ export function UserFormDialog({ user, onClose }: { user: User | null; onClose: 
       if (editing) {
         const { first_name, last_name, email, role } = values;
         await update.mutateAsync({ id: user.id, changes: { first_name, last_name, email, role } });
-        void message.success(t('users.saved', { name: user.username }));
+        notify(t('users.saved', { name: user.username }));
       } else {
         await create.mutateAsync({ ...values, temporary: Boolean(values.temporary) });
-        void message.success(t('users.created', { name: values.username }));
+        notify(t('users.created', { name: values.username }));
       }
       onClose();
     } catch (caught) {

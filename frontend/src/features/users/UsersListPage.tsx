@@ -1,7 +1,7 @@
 /** Guide 8.1 « Liste des utilisateurs »: search, role and state filters (in the URL), and
  * every action of an admin on a user: create, edit, (de)activate, reset password, unlock. */
 import { useEffect, useState } from 'react';
-import { App, Button, Flex, Input, Select, Space, Tag, Tooltip } from 'antd';
+import { Button, Flex, Input, message as antMessage, Modal, Select, Space, Tag, Tooltip } from 'antd';
 import { EditOutlined, KeyOutlined, PlusOutlined, UnlockOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
 import type { User } from '../../api/types';
@@ -29,7 +29,9 @@ export function displayName(user: User): string {
 
 export default function UsersListPage() {
   const { t } = useTranslation();
-  const { modal, message } = App.useApp();
+  // Hooks (not App.useApp): the dialogs take the app's theme wherever the page is rendered.
+  const [modal, modalHolder] = Modal.useModal();
+  const [message, messageHolder] = antMessage.useMessage();
   const [state, setState] = useUrlState(DEFAULTS);
   const [search, setSearch] = useState(state.q ?? '');
   const debounced = useDebounced(search, 250);
@@ -136,6 +138,8 @@ export default function UsersListPage() {
 
   return (
     <div>
+      {modalHolder}
+      {messageHolder}
       <Flex justify="space-between" align="center" style={{ marginBottom: 16 }}>
         <h2 style={{ margin: 0, fontSize: 28, fontWeight: 600 }}>{t('users.title')}</h2>
         <Button type="primary" icon={<PlusOutlined />} onClick={() => setEditing('new')}>
@@ -191,8 +195,8 @@ export default function UsersListPage() {
           totalText={(total) => t('users.total', { count: total })}
         />
       )}
-      {editing && <UserFormDialog user={editing === 'new' ? null : editing} onClose={() => setEditing(null)} />}
-      {resetting && <ResetPasswordDialog user={resetting} onClose={() => setResetting(null)} />}
+      {editing && <UserFormDialog user={editing === 'new' ? null : editing} onClose={() => setEditing(null)} notify={(text) => void message.success(text)} />}
+      {resetting && <ResetPasswordDialog user={resetting} onClose={() => setResetting(null)} notify={(text) => void message.success(text)} />}
     </div>
   );
 }
