@@ -34,7 +34,8 @@ class UsersPage:
         dialog.get_by_label("Nom", exact=True).fill(last_name)
         dialog.get_by_label("E-mail").fill(email)
         dialog.get_by_label("Rôle").click(force=True)  # the chosen value covers the input
-        self.page.get_by_role("option", name=role, exact=True).click()
+        # antd's options: the visible item carries the label as its title.
+        self.page.get_by_role("listbox").locator("..").get_by_title(role, exact=True).click()
         dialog.get_by_label("Mot de passe initial").fill(password)
         box = dialog.get_by_label("Temporaire (à changer à la première connexion)")
         if box.is_checked() != temporary:
