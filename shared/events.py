@@ -47,7 +47,11 @@ EXECUTION_EVENTS = (
 
 # auth — payload: {"user": <user dict without password hash>}
 USER_CREATED = "user_created"
-USER_UPDATED = "user_updated"
+USER_UPDATED = "user_updated"  # + "changed": [fields], "revoked_at": ISO or None
+# auth, user administration: {"user_id", "username", "temporary"} / {"user_id",
+# "username", "was_locked"} (never a password)
+USER_PASSWORD_RESET = "user_password_reset"
+USER_UNLOCKED = "user_unlocked"
 # auth, sign-ins (contract C2), after the fact ("at" and "until": ISO UTC; "client":
 # the remote IP; "reason": "invalid_credentials" | "locked" | "inactive"):
 LOGIN_SUCCEEDED = "login_succeeded"  # payload: {"username", "user_id", "client_id", "client", "at"}

@@ -107,6 +107,8 @@ AUDITED: dict[str, tuple[str, str, str]] = {
     events.PREDICTION_SERVED: ("deployment.predicted", "deployment", "deployment_id"),
     events.USER_CREATED: ("user.created", "user", "user"),
     events.USER_UPDATED: ("user.updated", "user", "user"),
+    events.USER_PASSWORD_RESET: ("user.password_reset", "user", "user_id"),
+    events.USER_UNLOCKED: ("user.unlocked", "user", "user_id"),
     events.LOGIN_SUCCEEDED: ("login.succeeded", "user", "user_id"),
     events.LOGIN_FAILED: ("login.failed", "user", "username"),
     events.USER_LOCKED_OUT: ("user.locked_out", "user", "username"),
@@ -122,6 +124,16 @@ DIFFED = {"model", "deployment", "user", "integration", "settings"}
 #: Fields that change on every write and say nothing about the change.
 NOISE = {"updated_at", "history", "last_execution", "next_run_at", "_id"}
 SUMMARY_MAX = 1000
+
+
+def action_of(event_type: str, payload: dict[str, Any]) -> str:
+    """The audit action of an event: ``user.updated`` that (de)activates a user says so."""
+    action = AUDITED[event_type][0]
+    user = payload.get("user")
+    if event_type == events.USER_UPDATED and "active" in (payload.get("changed") or []):
+        return "user.deactivated" if isinstance(user, dict) and not user.get("active") \
+            else "user.reactivated"
+    return action
 
 
 def object_of(event_type: str, payload: dict[str, Any]) -> tuple[str, str | None, dict | None]:

@@ -48,7 +48,8 @@ RUNNER_EVENTS = (events.EXECUTION_QUEUED, events.EXECUTION_CANCEL_REQUESTED,
                  events.EXECUTION_FAILED, events.EXECUTION_TIMED_OUT,
                  events.PREDICTION_SERVED)
 AUTH_EVENTS = (events.USER_CREATED, events.USER_UPDATED, events.LOGIN_SUCCEEDED,
-               events.LOGIN_FAILED, events.USER_LOCKED_OUT)
+               events.LOGIN_FAILED, events.USER_LOCKED_OUT, events.USER_PASSWORD_RESET,
+               events.USER_UNLOCKED)
 
 
 class EventContext(DependencyProvider):
@@ -148,7 +149,7 @@ class AdminService:
         if diffed:
             deleted = event_type.endswith("_deleted")
             self.repo.remember_state(object_type, object_id, None if deleted else new)
-        action = domain.AUDITED[event_type][0]
+        action = domain.action_of(event_type, payload)
         event_id = f"{ctx['parent']}:{event_type}:{object_id}"
         user = ctx["username"] or payload.get("username") or _created_by(state) or "system"
         client = ctx["client"] or payload.get("client")

@@ -86,6 +86,7 @@ def _user_from_doc(doc: dict[str, Any]) -> User:
         password_temporary=bool(doc.get("password_temporary", False)),
         created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"),
+        revoked_at=doc.get("revoked_at"),
     )
 
 
@@ -235,6 +236,34 @@ class UserRepository(Repository):
                 {"$set": {"password_hash": hash_password(password), "updated_at": utcnow()}},
             )
         return user
+
+    def update_user(self, user_id: str, changes: dict[str, Any], *, revoke: bool) -> User | None:
+        """Apply ``changes`` (names, e-mail, role, active) to a user; the user after it,
+        None when unknown. ``revoke``: tokens issued until now stop working (the time
+        is kept in ``revoked_at``) and every login session of the user ends."""
+        now = utcnow()
+        fields = {**changes, "updated_at": now}
+        if "role" in fields:
+            domain.check_role(fields["role"])
+        if revoke:
+            fields["revoked_at"] = now
+        doc = self.users.find_one_and_update(
+            {"_id": ObjectId(user_id)} if ObjectId.is_valid(user_id) else {"_id": None},
+            {"$set": fields}, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            return None
+        if revoke:
+            self.close_sessions_of(user_id)
+        return _user_from_doc(doc)
+
+    def active_admin_ids(self) -> list[str]:
+        return [str(doc["_id"]) for doc in
+                self.users.find({"role": "admin", "active": True}, {"_id": 1})]
+
+    def revocations_since(self, since: datetime | None) -> list[User]:
+        """Users whose tokens were revoked after ``since`` (every revocation: None)."""
+        query = {"revoked_at": {"$gt": since} if since else {"$ne": None}}
+        return [_user_from_doc(doc) for doc in self.users.find(query)]
 
     def set_password(self, user_id: str, password: str, *, temporary: bool = False) -> bool:
         """Replace a user's password (and its ``temporary`` flag); whether the user exists."""

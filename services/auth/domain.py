@@ -162,6 +162,8 @@ class User:
     password_temporary: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Tokens of this user issued before this time are refused (deactivation, new role).
+    revoked_at: datetime | None = None
 
     @property
     def roles(self) -> list[str]:

@@ -22,7 +22,7 @@ from nameko.web.handlers import http
 from prometheus_client import Counter
 from werkzeug.wrappers import Request, Response
 
-from services.auth import domain, lockout
+from services.auth import domain, lockout, user_admin
 from services.auth.attempts import INACTIVE, SignInAttempt
 from services.auth.dependencies import KeyRepository, UserRepository
 from services.auth.domain import CodeGrant, IssuerSettings, OAuthError, PasswordGrant, User
@@ -141,7 +141,9 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-class AuthService(BrowserLogin):
+# user_admin by module: ``nameko run`` takes every class of this module with entrypoints
+# for a service.
+class AuthService(BrowserLogin, user_admin.UserAdministration):
     name = "auth"
 
     users = UserRepository()

@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from services.gateway import body_limits, errors, headers, webapp
 from services.gateway import settings as gateway_settings
 from services.gateway.auth import JwtVerifier
+from services.gateway.revocation import Revocations
 from services.gateway.rpc import RpcPool
 from services.gateway.web import ErrorSchema
 from shared.artifacts import ArtifactStore
@@ -50,6 +51,7 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.admin",
     "services.gateway.blueprints.integrations",
     "services.gateway.blueprints.reports",
+    "services.gateway.blueprints.users",
 ]
 
 SETTINGS = (
@@ -94,6 +96,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     config["JWKS_URL"] = os.environ.get("OIDC_JWKS_URL") or None
     config["TRUSTED_PROXIES"] = os.environ.get("GATEWAY_TRUSTED_PROXIES", "")
     config["SETTINGS_TTL_S"] = float(os.environ.get("GATEWAY_SETTINGS_TTL_S") or 5.0)
+    # The user directory (services/gateway/users_directory.py): builtin | keycloak.
+    for name in ("USER_DIRECTORY", "KEYCLOAK_ADMIN_URL", "KEYCLOAK_REALM",
+                 "KEYCLOAK_ADMIN_CLIENT_ID", "KEYCLOAK_ADMIN_CLIENT_SECRET",
+                 "PASSWORD_MIN_LENGTH"):
+        config[name] = os.environ.get(name) or None
     config.update(overrides or {})
     config["RPC_TIMEOUT_S"] = float(config["RPC_TIMEOUT_S"])
     config["MAX_UPLOAD_MB"] = float(config["MAX_UPLOAD_MB"])
@@ -115,6 +122,11 @@ class GatewayState:
             timeout=config["RPC_TIMEOUT_S"],
             size=int(config["RPC_POOL_SIZE"]),
         )
+        self.revocations = Revocations(
+            config["AMQP_URI"],
+            lambda: self.rpc.call("auth", "revocations_since", None),
+            enabled=bool(config.get("REVOCATION_ENABLED", True)),
+        )
         self._store: ArtifactStore | None = None
         self._client: pymongo.MongoClient | None = None
         self._lock = threading.Lock()
@@ -130,6 +142,7 @@ class GatewayState:
         return self._store
 
     def close(self) -> None:
+        self.revocations.close()
         self.rpc.close()
         if self._client is not None:
             self._client.close()

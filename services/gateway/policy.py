@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 
 from services.gateway.auth import Principal, bearer_token
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Unauthorized
 
 ADMIN = "admin"
 DATA_SCIENTIST = "data-scientist"
@@ -76,7 +76,11 @@ def authenticate() -> Principal:
     principal = getattr(g, "principal", None)
     if principal is None:
         token = bearer_token(request.headers.get("Authorization"))
-        principal = current_app.extensions["gateway"].verifier.principal(token)
+        gateway = current_app.extensions["gateway"]
+        principal = gateway.verifier.principal(token)
+        revocations = getattr(gateway, "revocations", None)  # a bare test app has none
+        if revocations is not None and revocations.refuses(principal.claims):
+            raise Unauthorized("token revoked: the user was deactivated or changed role")
         g.principal = principal
     return principal
 

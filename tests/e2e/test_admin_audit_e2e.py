@@ -121,6 +121,15 @@ def walk_every_mutating_endpoint(walk: Walk, model_bytes) -> None:
     walk(admin, "post", "/integrations/{integration_id}/test", 202)
     walk(admin, "delete", "/integrations/{integration_id}", 204)
 
+    user = walk(admin, "post", "/users", 201, json={
+        "username": f"audit-{uuid.uuid4().hex[:8]}", "role": "viewer",
+        "password": "audited-pass-1"})
+    walk.ids["user_id"] = user["id"]
+    walk(admin, "patch", "/users/{user_id}", 200, json={"role": "business-user"})
+    walk(admin, "post", "/users/{user_id}/reset-password", 200,
+         json={"password": "audited-pass-2", "temporary": True})
+    walk(admin, "post", "/users/{user_id}/unlock", 200)
+
 
 def _wait_final(walk: Walk, execution_id: str, timeout: float = 90) -> None:
     token = walk.stack.token(*BUSINESS)
@@ -173,6 +182,9 @@ def test_each_mutating_request_leaves_exactly_one_audit_entry(stack, model_bytes
     assert by_route["/models"]["action"] == "model.created"
     assert by_route["/deployments/{deployment_id}/start"]["action"] == "deployment.started"
     assert by_route["/executions/{execution_id}/cancel"]["action"].startswith("execution.cancel")
+    assert by_route["/users"]["action"] == "user.created"
+    assert by_route["/users/{user_id}/reset-password"]["action"] == "user.password_reset"
+    assert by_route["/users/{user_id}/unlock"]["action"] == "user.unlocked"
     deleted = by_route["/models/{model_id}"]
     assert deleted["action"] == "model.deleted"
     # The trail outlives what it describes: the model is gone, its history is not.

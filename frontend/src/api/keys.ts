@@ -25,4 +25,5 @@ function factory<const R extends string>(resource: R) {
 export const modelKeys = factory('models');
 export const deploymentKeys = factory('deployments');
 export const executionKeys = factory('executions');
+export const userKeys = factory('users');
 export const meKeys = { all: ['me'] as const };

@@ -16,6 +16,10 @@ export type SchedulePreview = Schemas['Preview'];
 export type Execution = Schemas['Execution'];
 export type ExecutionPage = Schemas['ExecutionPage'];
 export type Me = Schemas['Me'];
+export type User = Schemas['User'];
+export type UserPage = Schemas['UserPage'];
+export type UserCreate = Schemas['UserCreate'];
+export type UserUpdate = Schemas['UserUpdate'];
 
 /** The error envelope of API.md. */
 export interface ErrorEnvelope {
