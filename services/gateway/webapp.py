@@ -80,9 +80,8 @@ def serve(path: str = "") -> Response:
 
 def register(app: Flask) -> None:
     """Add ``/app-config.json`` and the web app's routes (after every blueprint)."""
-    view = serve
     app_config._policy_action = None  # public: read before signing in
-    view._policy_action = None
+    serve._policy_action = None
     app.add_url_rule("/app-config.json", "webapp_config", app_config, methods=["GET"])
-    app.add_url_rule("/", "webapp_index", view, methods=["GET"])
-    app.add_url_rule("/<path:path>", "webapp", view, methods=["GET"])
+    app.add_url_rule("/", "webapp_index", serve, methods=["GET"])
+    app.add_url_rule("/<path:path>", "webapp", serve, methods=["GET"])
