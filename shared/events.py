@@ -68,6 +68,8 @@ PREDICTION_SERVED = "prediction_served"
 # admin — settings_changed {"settings": <every setting>, "changed": [keys], "version",
 #                            "previous": {key: old value of each changed key}}
 SETTINGS_CHANGED = "settings_changed"
+# reporting — payload: {"rebuild": {"id": "read-side", "requested_by"}}
+REPORTS_REBUILD_REQUESTED = "reports_rebuild_requested"
 # admin — {"integration": <integration dict without secret>}; deleted: {"integration_id"}
 INTEGRATION_CREATED = "integration_created"
 INTEGRATION_UPDATED = "integration_updated"

@@ -30,6 +30,11 @@ const THEME = {
   token: {
     colorPrimary: '#1f5fbf',
     colorError: '#cf1322',
+    // Hover / active shades too: a focused or hovered button keeps AA contrast (axe).
+    colorErrorHover: '#a8071a',
+    colorErrorActive: '#820014',
+    colorPrimaryHover: '#174a96',
+    colorPrimaryActive: '#123b78',
     colorLink: '#1f5fbf',
     colorInfo: '#1f5fbf',
     colorTextDescription: 'rgba(0, 0, 0, 0.62)',

@@ -117,6 +117,7 @@ AUDITED: dict[str, tuple[str, str, str]] = {
     events.INTEGRATION_UPDATED: ("integration.updated", "integration", "integration"),
     events.INTEGRATION_DELETED: ("integration.deleted", "integration", "integration_id"),
     events.INTEGRATION_TESTED: ("integration.tested", "integration", "integration"),
+    events.REPORTS_REBUILD_REQUESTED: ("reports.rebuild_requested", "reports", "rebuild"),
 }
 #: Object types whose last state is kept to summarise their next change (not executions:
 #: they are many, and each one changes only its status, which the action already says).

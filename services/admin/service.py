@@ -199,6 +199,11 @@ class AdminService:
         """Runs and cancels: audited; succeeded / failed / timed out go to integrations."""
         self._on_event(payload)
 
+    @events.on_events("reporting", (events.REPORTS_REBUILD_REQUESTED,), requeue_on_error=True)
+    def on_reporting_event(self, payload: dict[str, Any]) -> None:
+        """A rebuild of the reports' read side asked for (by an admin): audited."""
+        self._on_event(payload)
+
     @events.on_events("auth", AUTH_EVENTS, requeue_on_error=True)
     def on_auth_event(self, payload: dict[str, Any]) -> None:
         """Users, roles, logins and failed logins (contract C2): audited."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
+from nameko.events import BROADCAST, EventDispatcher
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
@@ -29,6 +29,7 @@ from shared.errors import (
     ServiceUnavailable,
     ValidationError,
 )
+from shared.events import on_events
 from shared.modelfile import CONTENT_TYPES
 from shared.mongo import utcnow
 from shared.observability import Observability
@@ -118,6 +119,14 @@ class RegistryService:
 
     def _facets_key(self) -> str:
         return f"{self.config.get('MONGO_URI')}/{self.config.get('MONGO_DB')}"
+
+    @on_events("registry", (events.MODEL_CREATED, events.MODEL_UPDATED, events.MODEL_DELETED,
+                            events.MODEL_FILE_UPLOADED),
+               handler_type=BROADCAST, reliable_delivery=False)
+    def forget_facets(self, payload: dict[str, Any]) -> None:
+        """Every replica drops its cached facets when a model changes: a new department
+        or region is offered by the filters at once, not after FACETS_CACHE_S."""
+        _FACETS_CACHE.pop(self._facets_key(), None)
 
     @rpc(expected_exceptions=EXPECTED)
     def export_models(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:

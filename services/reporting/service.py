@@ -20,7 +20,7 @@ from typing import Any
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import SERVICE_POOL, event_handler
+from nameko.events import SERVICE_POOL, EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from prometheus_client import Counter, Histogram
@@ -61,6 +61,7 @@ class ReportingService:
     deployer = RpcProxy("deployer")
     runner = RpcProxy("runner")
     observability = Observability()
+    dispatch = EventDispatcher()
 
     # -- reads (the gateway) ------------------------------------------------------------
 
@@ -85,6 +86,8 @@ class ReportingService:
         """Ask for a rebuild from the owning services; runs on the next tick (≤ 1 s) of
         one replica. Returns the rebuild state (``rebuild_status``)."""
         self.repo.request_rebuild(self.caller["username"])
+        self.dispatch(events.REPORTS_REBUILD_REQUESTED, {
+            "rebuild": {"id": "read-side", "requested_by": self.caller["username"]}})
         return self.rebuild_status()
 
     @rpc(expected_exceptions=EXPECTED)

@@ -197,6 +197,8 @@ def test_list_search_and_filters_live_in_the_url(signed_in, app_url, deployed):
     deployments.expect_names([deployed["name"]])
     row = deployments.row(deployed["name"])
     expect(row.get_by_role("button", name=f"Démarrer {deployed['name']}")).to_be_visible()
+    page.keyboard.press("Escape")  # the drop-down closed, as a user leaves it
+    expect(page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)")).to_have_count(0)
     screen(page, "deployments-list")
     link = page.url
     other = signed_in("viewer", link.removeprefix(app_url))

@@ -129,6 +129,7 @@ def walk_every_mutating_endpoint(walk: Walk, model_bytes) -> None:
     walk(admin, "post", "/users/{user_id}/reset-password", 200,
          json={"password": "audited-pass-2", "temporary": True})
     walk(admin, "post", "/users/{user_id}/unlock", 200)
+    walk(admin, "post", "/reports/rebuild", 202)
 
 
 def _wait_final(walk: Walk, execution_id: str, timeout: float = 90) -> None:

@@ -127,8 +127,9 @@ def workload(stack, model_bytes):
     headers = stack.auth(stack.token(*DS))
     frame = model_bytes[1]
     good = frame.head(25).to_csv(index=False)
-    bad = frame.head(3).astype(str).assign(**{frame.columns[0]: "pas un nombre"}).to_csv(
-        index=False)
+    # Numbers the strict reader accepts but the model refuses to score: a run that fails
+    # in the runner (a non-number would be refused at submission with a 422).
+    bad = frame.head(3).assign(**{frame.columns[0]: float("inf")}).to_csv(index=False)
     a1 = _create_model(stack, model_bytes, f"{TAG}-churn", "1.0.0", f"{TAG}-Finance", "Europe",
                        {"accuracy": 0.91})
     a2 = _create_model(stack, model_bytes, f"{TAG}-churn", "1.1.0", f"{TAG}-Finance", "Asie",

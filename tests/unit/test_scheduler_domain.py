@@ -181,8 +181,10 @@ def test_deployer_history_and_model_check():
     entries = deployer_domain.history_entries(
         old, {"schedule": "0 * * * *", "timezone": "UTC", "name": "b"}, "alice", now
     )
+    # the name is tracked too (the history of changes shows every edit a user makes)
     assert entries == [
-        {"at": now, "by": "alice", "field": "schedule", "old": "* * * * *", "new": "0 * * * *"}
+        {"at": now, "by": "alice", "field": "name", "old": "a", "new": "b"},
+        {"at": now, "by": "alice", "field": "schedule", "old": "* * * * *", "new": "0 * * * *"},
     ]
     try:
         deployer_domain.check_model_usable({"id": "m", "name": "m", "status": "draft"})

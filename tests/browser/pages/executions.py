@@ -20,12 +20,12 @@ class ExecutionsListPage:
         return self
 
     def filter(self, label: str, option: str, typed: str | None = None) -> None:
-        """Pick ``option`` in a drop-down filter: type to narrow it, Enter to choose."""
+        """Pick ``option`` in a drop-down filter: type to narrow it, click the option."""
         box = self.page.get_by_role("combobox", name=label)
         box.click(force=True)
         box.fill(typed or option)
-        self.page.get_by_role("option", name=option, exact=True).wait_for(state="attached")
-        box.press("Enter")
+        # The visible option (Ant Design also renders a hidden list for screen readers).
+        self.page.locator(f'.ant-select-item-option[title="{option}"]').click()
 
     def ids(self):
         return self.table.locator("tbody tr td:first-child a")
