@@ -29,12 +29,23 @@ def shoot(page, name: str) -> Path:
     return path
 
 
+def settle_animations(page, timeout_ms: int = 5_000) -> None:
+    """Wait until finite animations (a toast fading in, a drawer sliding) are over:
+    axe measures contrast on what is painted, and half-faded text is not the screen."""
+    page.wait_for_function(
+        """() => document.getAnimations().every(a =>
+            a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)""",
+        timeout=timeout_ms,
+    )
+
+
 def check_axe(page, name: str) -> list[dict]:
     """Run axe-core on the screen; fail on serious or critical violations.
 
     axe is evaluated through the DevTools protocol (not a <script> tag), so the
     page's own CSP stays exactly as the gateway sends it.
     """
+    settle_animations(page)
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate(

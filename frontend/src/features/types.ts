@@ -12,12 +12,16 @@ export const SECTIONS = [
   'users',
   'reports',
   'integrations',
+  'administration',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Feature {
-  /** Which guide section this is (decides its place in the menu). */
+  /** Which guide section this is (decides its place in the menu). Several features
+   *  of one section (the `administration` screens of guide 8.2) make a sub-menu. */
   section: Section;
+  /** Place inside a sub-menu (lower first); features alone in their section ignore it. */
+  order?: number;
   /** Where it lives: `/models`; its routes are relative to it. */
   path: string;
   /** i18n key of its menu label (`menu.models` → "Modèles"). */

@@ -6,6 +6,7 @@ import { Link, Outlet, useLocation } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth/AuthContext';
 import { FEATURES } from '../features/registry';
+import { menuItems } from './menuItems';
 import { LanguageToggle } from './LanguageToggle';
 import { ServiceBanner } from '../components/ServiceBanner';
 
@@ -17,6 +18,9 @@ export function AppLayout() {
   const location = useLocation();
   const visible = FEATURES.filter((feature) => auth.can(feature.action));
   const selected = visible.find((feature) => location.pathname.startsWith(feature.path));
+  const items = menuItems(visible, (feature) => (
+    <Link to={feature.path}>{t(feature.labelKey)}</Link>
+  ), (section) => t(`menu.${section}`));
 
   return (
     <Layout style={{ minHeight: '100vh' }}>
@@ -27,12 +31,9 @@ export function AppLayout() {
         <nav aria-label={t('menu.label')}>
           <Menu
             mode="inline"
-            selectedKeys={selected ? [selected.section] : []}
-            items={visible.map((feature) => ({
-              key: feature.section,
-              icon: feature.icon,
-              label: <Link to={feature.path}>{t(feature.labelKey)}</Link>,
-            }))}
+            selectedKeys={selected ? [selected.path] : []}
+            defaultOpenKeys={selected ? [selected.section] : []}
+            items={items}
           />
         </nav>
       </Sider>

@@ -73,6 +73,8 @@ class ModelFormPage:
         for tag in tags:
             page.get_by_role("combobox", name="Tags").fill(tag)
             page.keyboard.press("Enter")
+        if tags:
+            page.keyboard.press("Escape")  # the tags dropdown closes, as a user's click away does
 
     def drop_file(self, path: Path) -> None:
         """Drop a file on the zone, as a user dragging it from their desktop does."""
