@@ -18,6 +18,11 @@ Then the RPC round trip: ``bench_echo.echo("x")`` (a trivial nameko service run 
 ``ServiceRunner`` in a subprocess) vs a bare kombu request/reply echo (subprocess)
 on the same broker vhost, ``BENCH_RPC_CALLS`` sequential calls per round.
 
+Then the upload of a small model file until ``ready`` (``PUT /models/{id}/file``
+answers once the sandboxed inspection is done), ``BENCH_UPLOADS`` per round, against
+a cold inspector child (``python -m shared.modelfile.inspect`` on the same file: what
+each upload paid before the zygote), timed in the same round. Target: < 300 ms.
+
 Figures are medians over rounds of per-round ratios; absolute p50/p95 are over all
 samples of the path.
 """
@@ -323,18 +328,75 @@ def bench_rpc_roundtrip(plat: Platform, report: Report, rounds: int, calls: int)
         stop_helper(kombu_server_opts)
 
 
+def bench_upload(plat: Platform, report: Report, rounds: int, uploads: int) -> None:
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import requests
+
+    from shared.config import ROOT
+    from shared.testing import modelfiles as mf
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-upload-"))
+    model_path = mf.write_joblib(directory, mf.fitted_logreg(), name="iris.joblib")
+    session = requests.Session()
+    headers = plat.stack.auth(plat.token())
+
+    def upload_until_ready() -> float:
+        response = session.post(plat.api("/models"), headers=headers, timeout=60, json={
+            "name": f"bench-upload-{random.randrange(10**9)}", "type": "classification",
+            "framework": "scikit-learn", "department": "Bench", "region": "EMEA"})
+        response.raise_for_status()
+        model_id = response.json()["id"]
+        began = time.perf_counter()
+        with open(model_path, "rb") as handle:
+            response = session.put(plat.api(f"/models/{model_id}/file"), headers=headers,
+                                   timeout=120, files={"file": (model_path.name, handle)})
+        took = time.perf_counter() - began
+        if response.status_code != 200 or response.json().get("status") != "ready":
+            raise RuntimeError(f"upload: HTTP {response.status_code} {response.text[:300]}")
+        return took
+
+    def cold_child() -> float:
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "shared.modelfile.inspect", str(model_path)],
+                       cwd=str(ROOT), check=True, capture_output=True, timeout=120)
+        return time.perf_counter() - began
+
+    upload_until_ready()  # the first one may wait for the registry's zygote to be up
+    gateway: list[float] = []
+    cold: list[float] = []
+    ratios: list[float] = []
+    for _ in range(rounds):
+        round_gateway = [upload_until_ready() for _ in range(uploads)]
+        round_cold = [cold_child() for _ in range(max(1, uploads // 4))]
+        gateway += round_gateway
+        cold += round_cold
+        ratios.append(median(round_gateway) / median(round_cold))
+    report.figure(
+        "upload_until_ready",
+        f"p50 {fmt(median(gateway) * 1000, 0)} ms, p95 {fmt(percentile(gateway, 95) * 1000, 0)} ms "
+        f"(target < 300 ms); a cold inspector child alone p50 "
+        f"{fmt(median(cold) * 1000, 0)} ms; ratio ×{fmt(median(ratios))}",
+        upload=summarize(gateway), cold_child=summarize(cold), ratio=median(ratios),
+        target_ms=300)
+
+
 def run(argv: list[str] | None = None) -> Report:
     models = env_int("BENCH_MODELS", 10_000)
     rounds = env_int("BENCH_ROUNDS", 5)
     requests_per = env_int("BENCH_REQUESTS", 8)
     rpc_calls = env_int("BENCH_RPC_CALLS", 300)
+    uploads = env_int("BENCH_UPLOADS", 8)
     report = Report(NAME, params={
         "models": models, "rounds": rounds, "requests_per_path_per_round": requests_per,
         "rpc_calls_per_round": rpc_calls,
         "client": "sequential: one requests.Session (keep-alive), one RpcPool lease, "
                   "one pymongo client; one request in flight at a time",
     })
-    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,rpc").split(",")
+    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,rpc,upload").split(",")
     report.params["parts"] = parts
     with platform(NAME) as plat:
         if "lists" in parts:
@@ -346,6 +408,9 @@ def run(argv: list[str] | None = None) -> Report:
         if "rpc" in parts:
             progress(NAME, "RPC round trip")
             bench_rpc_roundtrip(plat, report, rounds, rpc_calls)
+        if "upload" in parts:
+            progress(NAME, "upload of a small model file until ready")
+            bench_upload(plat, report, rounds, uploads)
     report.write()
     return report
 

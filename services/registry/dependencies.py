@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict, NotFound
 from shared.modelfile import inspect_artifact
+from shared.modelfile.sandbox import stop_zygote, zygote
 from shared.mongo import Repository, isoformat, object_id, utcnow
 
 MODELS = "models"
@@ -269,7 +270,8 @@ class ModelRepository(Repository):
 class Inspector(DependencyProvider):
     """Runs the sandboxed model-file inspector, a few at a time.
 
-    Each inspection is a child process of up to ``INSPECT_MEMORY_MB``; the
+    Each inspection is a child process of up to ``INSPECT_MEMORY_MB``, forked from
+    the warm zygote the service starts with (``shared.modelfile.zygote``); the
     semaphore (``INSPECT_CONCURRENCY``) keeps a burst of uploads from
     starting one such child per worker at once.
     """
@@ -283,6 +285,17 @@ class Inspector(DependencyProvider):
         self.max_inflated_mb = float(config.get("INSPECT_MAX_INFLATED_MB", 1024))
         self.max_ratio = float(config.get("INSPECT_MAX_RATIO", 100))
         self.slots = eventlet.semaphore.Semaphore(int(config.get("INSPECT_CONCURRENCY", 2)))
+
+    def start(self) -> None:
+        server = zygote()  # the warm parent of the inspection children
+        if server is not None:
+            eventlet.spawn_n(server.warm)
+
+    def stop(self) -> None:
+        stop_zygote()
+
+    def kill(self) -> None:
+        stop_zygote()
 
     def get_dependency(self, worker_ctx) -> Inspector:
         return self
