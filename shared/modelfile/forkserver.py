@@ -35,6 +35,7 @@ class Forkserver:
         self._process: subprocess.Popen | None = None
         self._waiting: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
+        self._ready = threading.Event()
         self._ids = itertools.count(1)
 
     # -- the zygote process --------------------------------------------------------
@@ -45,45 +46,46 @@ class Forkserver:
             cwd=str(ROOT), env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=None, start_new_session=True, close_fds=True,
         )
-        ready: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, args=(process, ready), daemon=True,
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, args=(process, self._ready), daemon=True,
                          name="modelfile-zygote").start()
-        try:
-            ready.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            process.kill()
-            raise ForkserverUnavailable("the inspector zygote did not start") from None
-        if process.poll() is not None:
-            raise ForkserverUnavailable("the inspector zygote exited at start")
         return process
 
-    def _read(self, process: subprocess.Popen, ready: queue.Queue) -> None:
+    def _read(self, process: subprocess.Popen, ready: threading.Event) -> None:
         for line in process.stdout:
             try:
                 message = json.loads(line)
             except ValueError:
                 continue
             if message.get("ready"):
-                ready.put(True)
+                ready.set()
                 continue
             waiting = self._waiting.get(message.get("job"))
             if waiting is not None:
                 waiting.put(message)
-        ready.put(False)
         for waiting in list(self._waiting.values()):
             waiting.put({"gone": True})
 
-    def _running(self) -> subprocess.Popen:
+    def _running(self, wait: bool) -> subprocess.Popen:
+        """The zygote, started if needed. While it imports its libraries, a job does not
+        wait for it (``wait=False``: ForkserverUnavailable, the caller runs a cold
+        child, as fast as the zygote would be then)."""
         with self._lock:
             if self._process is None or self._process.poll() is not None:
-                self._process = None
                 self._process = self._start()
-            return self._process
+            process, ready = self._process, self._ready
+        if not ready.is_set():
+            if not wait:
+                raise ForkserverUnavailable("the inspector zygote is still starting")
+            if not ready.wait(START_TIMEOUT_S) or process.poll() is not None:
+                self._discard(process)
+                raise ForkserverUnavailable("the inspector zygote did not start")
+        return process
 
     def warm(self) -> None:
         """Start the zygote now (a service's start), so the first upload does not wait."""
         try:
-            self._running()
+            self._running(wait=True)
         except ForkserverUnavailable:
             pass  # the first inspection tries again, then runs cold
 
@@ -111,7 +113,7 @@ class Forkserver:
         self._waiting[job_id] = answers
         process = None
         try:
-            process = self._running()
+            process = self._running(wait=False)
             try:
                 with self._lock:
                     process.stdin.write((json.dumps({**job, "job": job_id}) + "\n").encode())

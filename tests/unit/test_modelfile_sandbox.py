@@ -42,6 +42,8 @@ def hungry_model_path(tmp_path_factory):
 def mode(request, monkeypatch):
     if request.param == "cold":
         monkeypatch.setenv("MODELFILE_ZYGOTE", "0")
+    else:
+        sandbox.zygote().warm()
     return request.param
 
 
@@ -97,7 +99,7 @@ def test_memory_limit_applies(mode, hungry_model_path):
 
 def test_each_inspection_is_a_fresh_child_of_the_warm_zygote(model_path, tmp_path):
     server = sandbox.zygote()
-    assert inspect_file(str(model_path))["ok"] is True  # the zygote is up
+    server.warm()
     pids = set()
     for n in range(3):
         job = {"path": str(model_path), "result": str(tmp_path / f"{n}.json"),
@@ -110,11 +112,20 @@ def test_each_inspection_is_a_fresh_child_of_the_warm_zygote(model_path, tmp_pat
 
 def test_a_dead_zygote_is_replaced(model_path):
     server = sandbox.zygote()
-    assert inspect_file(str(model_path))["ok"] is True
+    server.warm()
     old = server.pid
     os.kill(old, signal.SIGKILL)
-    assert inspect_file(str(model_path))["ok"] is True
+    assert inspect_file(str(model_path))["ok"] is True  # a cold child while it restarts
+    server.warm()
     assert server.pid not in (None, old)
+    assert inspect_file(str(model_path))["ok"] is True
+
+
+def test_inspections_do_not_wait_for_a_starting_zygote(model_path):
+    sandbox.stop_zygote()
+    assert inspect_file(str(model_path))["ok"] is True  # cold: the zygote is importing
+    sandbox.zygote().warm()
+    assert inspect_file(str(model_path))["ok"] is True
 
 
 def test_unrecognised_files_are_refused_before_any_child(tmp_path):
