@@ -182,13 +182,13 @@ class ListIndex:
         changes.create_index([("at", 1)], expireAfterSeconds=int(CHANGES_TTL.total_seconds()))
 
     def record(self, db: Any, doc_id: Any) -> None:
-        """After a write of ``doc_id`` (created, changed or deleted): log it, apply it."""
+        """After a write of ``doc_id`` (created, changed or deleted): log it. Every
+        replica (this one too) applies it before its next list answers."""
         counter = db[COUNTERS].find_one_and_update(
             {"_id": self.name}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=pymongo.ReturnDocument.AFTER)
         db[f"{self.name}_changes"].insert_one(
             {"seq": counter["seq"], "doc_id": doc_id, "at": datetime.now(UTC)})
-        self._apply_docs(db, [doc_id])
 
     # -- loading and catching up --------------------------------------------------------
 

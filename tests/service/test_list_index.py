@@ -184,3 +184,35 @@ def test_what_a_list_reads_is_index_lookups_only(db):
                                            or "EXPRESS" in plan), plan
     assert "IXSCAN" in changes and "seq" in changes, changes
     assert index.loaded
+
+
+def test_the_deployments_list_answers_what_the_database_answers(mongo_db):
+    """The deployer's shapes: equality on its filters, the q search, a sort on a field
+    that is null for stopped deployments."""
+    from services.deployer.dependencies import COLLECTION, Deployments
+
+    rng = random.Random(5)
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    mongo_db[COLLECTION].insert_many([{
+        "name": f"{rng.choice(['score', 'Nightly', 'été'])}-{i}",
+        "description": rng.choice(["Scoring nocturne", "", None]),
+        "status": status, "department": rng.choice(["Finance", "RH"]),
+        "region": rng.choice(["Europe", None]), "model_id": rng.choice(["m1", "m2"]),
+        "next_run_at": base + timedelta(minutes=rng.randint(0, 30)) if status == "active"
+        else None,
+        "created_at": base + timedelta(minutes=rng.randint(0, 30)), "updated_at": base,
+    } for i, status in enumerate(rng.choice(["active", "inactive"]) for _ in range(200))])
+    index = ListIndex(COLLECTION, Deployments.LIST_FIELDS, exact=Deployments.LIST_EXACT,
+                      search=("name", "description"))
+    index.ensure_indexes(mongo_db)
+    index.load(mongo_db)
+    pattern = {"$regex": "score", "$options": "i"}
+    for filter_, sort in [
+        ({}, [("next_run_at", 1), ("_id", -1)]),
+        ({"status": "active", "department": "RH"}, [("next_run_at", -1), ("_id", -1)]),
+        ({"$or": [{"name": pattern}, {"description": pattern}]}, [("name", 1), ("_id", -1)]),
+        ({"model_id": "m2", "region": "Europe"}, [("created_at", -1), ("_id", -1)]),
+    ]:
+        expected = ([d["_id"] for d in mongo_db[COLLECTION].find(filter_).sort(sort)
+                     .skip(10).limit(15)], mongo_db[COLLECTION].count_documents(filter_))
+        assert index.page(mongo_db, filter_, sort, 10, 15, _now_spawn) == expected
