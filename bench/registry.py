@@ -18,6 +18,11 @@ Then the RPC round trip: ``bench_echo.echo("x")`` (a trivial nameko service run 
 ``ServiceRunner`` in a subprocess) vs a bare kombu request/reply echo (subprocess)
 on the same broker vhost, ``BENCH_RPC_CALLS`` sequential calls per round.
 
+Then the Exécutions list: ``BENCH_EXECUTIONS`` (100,000) executions bulk-inserted into
+the runner's collection and its list index reloaded, then ``GET /executions`` (the
+default view, a status, a week of one department, page 200 by duration) against one
+``GET /models/{id}`` in the same round (target: p95 ≤ 3×).
+
 Then the upload of a small model file until ``ready`` (``PUT /models/{id}/file``
 answers once the sandboxed inspection is done), ``BENCH_UPLOADS`` per round, against
 a cold inspector child (``python -m shared.modelfile.inspect`` on the same file: what
@@ -149,16 +154,99 @@ def insert_models(plat: Platform, count: int) -> float:
         client.close()
 
 
-def reload_list_index(plat: Platform) -> int:
-    """The models were inserted behind the registry's back: it reloads its list index."""
+def reload_list_index(plat: Platform, service: str = "registry") -> int:
+    """Documents inserted behind a service's back: it reloads its list index."""
     from services.gateway.rpc import RpcPool
 
-    pool = RpcPool({"AMQP_URI": plat.amqp_uri}, timeout=120, size=1)
+    pool = RpcPool({"AMQP_URI": plat.amqp_uri}, timeout=600, size=1)
     try:
         context = {"request_id": "bench", "username": "admin", "roles": ["admin"]}
-        return pool.call("registry", "reload_list_index", context=context)["documents"]
+        return pool.call(service, "reload_list_index", context=context)["documents"]
     finally:
         pool.close()
+
+
+def execution_documents(count: int, seed: int = 11) -> list[dict[str, Any]]:
+    """``count`` finished or queued executions in the shape the runner stores."""
+    from bson import ObjectId
+
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    models = [str(ObjectId()) for _ in range(200)]
+    statuses = ["succeeded"] * 8 + ["failed", "timed_out", "cancelled", "queued"]
+    docs = []
+    for i in range(count):
+        created = base + timedelta(seconds=i * 90 + rng.randint(0, 60))
+        status = rng.choice(statuses)
+        duration = round(rng.uniform(0.2, 30), 3)
+        done = status != "queued"
+        docs.append({
+            "status": status, "trigger": rng.choice(["manual", "schedule", "api", "rerun"]),
+            "model_id": rng.choice(models), "deployment_id": None,
+            "department": rng.choice(DEPARTMENTS), "region": rng.choice(REGIONS),
+            "created_by": rng.choice(["datascientist", "business"]), "parameters": {},
+            "input": {"rows": rng.randint(1, 5000), "filename": "input.csv"},
+            "created_at": created,
+            "started_at": created + timedelta(seconds=1) if done else None,
+            "finished_at": created + timedelta(seconds=1 + duration) if done else None,
+            "duration_s": duration if done else None, "attempt": 1, "published": True,
+        })
+    return docs
+
+
+def bench_executions(plat: Platform, report: Report, rounds: int, count: int) -> None:
+    """GET /executions at ``count`` executions (the Exécutions page) vs one GET /models/{id}."""
+    import pymongo
+    import requests
+
+    client = pymongo.MongoClient(plat.mongo_uri, tz_aware=True)
+    session = requests.Session()
+    try:
+        collection = client[plat.mongo_db]["executions"]
+        began = time.monotonic()
+        docs = execution_documents(count)
+        for start in range(0, len(docs), 2000):
+            collection.insert_many(docs[start:start + 2000], ordered=False)
+        report.note(f"setup: {count} executions bulk-inserted in "
+                    f"{time.monotonic() - began:.1f} s; the runner's list index reloaded "
+                    f"({reload_list_index(plat, 'runner')} executions)")
+        one_id = next(client[plat.mongo_db]["models"].find({}, {"_id": 1}).limit(1))["_id"]
+
+        def get(path, params=None):
+            def call():
+                response = session.get(plat.api(path), params=params, timeout=120,
+                                       headers=plat.stack.auth(plat.token()))
+                response.raise_for_status()
+                return response.json()
+            return call
+
+        shapes = [("default", {}), ("status", {"status": "failed"}),
+                  ("period", {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:00Z",
+                              "department": "Finance"}),
+                  ("deep", {"sort": "duration_s", "page": 200})]
+        for label, params in shapes:
+            paths = {"list": get("/executions", {**params, "per_page": 20}),
+                     "get_one": get(f"/models/{one_id}")}
+            for fn in paths.values():
+                _timed(fn, 2)
+            samples: dict[str, list[float]] = {p: [] for p in paths}
+            ratios = []
+            for _ in range(rounds):
+                got = {p: _timed(fn, 6) for p, fn in paths.items()}
+                for p, values in got.items():
+                    samples[p] += values
+                ratios.append(percentile(got["list"], 95) / percentile(got["get_one"], 95))
+            abs_ = {p: summarize(v) for p, v in samples.items()}
+            report.figure(
+                f"executions_{label}",
+                f"GET /executions p50 {fmt(abs_['list']['p50_ms'])} ms p95 "
+                f"{fmt(abs_['list']['p95_ms'])} ms vs one GET /models/{{id}} p95 "
+                f"{fmt(abs_['get_one']['p95_ms'])} ms: x{fmt(median(ratios))} (target <= 3), "
+                f"{count} executions", params=params, absolute=abs_,
+                ratio_list_over_get_one_p95=median(ratios), executions=count)
+    finally:
+        client.close()
+        session.close()
 
 
 def _timed(fn, n: int) -> list[float]:
@@ -421,13 +509,14 @@ def run(argv: list[str] | None = None) -> Report:
     requests_per = env_int("BENCH_REQUESTS", 8)
     rpc_calls = env_int("BENCH_RPC_CALLS", 300)
     uploads = env_int("BENCH_UPLOADS", 8)
+    executions = env_int("BENCH_EXECUTIONS", 100_000)
     report = Report(NAME, params={
         "models": models, "rounds": rounds, "requests_per_path_per_round": requests_per,
         "rpc_calls_per_round": rpc_calls,
         "client": "sequential: one requests.Session (keep-alive), one RpcPool lease, "
                   "one pymongo client; one request in flight at a time",
     })
-    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,rpc,upload").split(",")
+    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,executions,rpc,upload").split(",")
     report.params["parts"] = parts
     with platform(NAME) as plat:
         if "lists" in parts:
@@ -438,6 +527,12 @@ def run(argv: list[str] | None = None) -> Report:
             report.note(f"setup: the registry's list index reloaded ({indexed} models)")
             progress(NAME, "list/filter latencies")
             bench_lists(plat, report, rounds, requests_per)
+        if "executions" in parts:
+            progress(NAME, f"the Exécutions list at {executions} executions")
+            if "lists" not in parts:
+                insert_models(plat, 10)
+                reload_list_index(plat)
+            bench_executions(plat, report, rounds, executions)
         if "rpc" in parts:
             progress(NAME, "RPC round trip")
             bench_rpc_roundtrip(plat, report, rounds, rpc_calls)

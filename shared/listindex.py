@@ -120,7 +120,25 @@ def _operator(key: str, condition: dict[str, Any]) -> Callable[[dict[str, Any]],
     if set(condition) == {"$in"}:
         wanted_in = list(condition["$in"])
         return lambda doc: any(_equals(doc.get(key), v) for v in wanted_in)
+    if condition and set(condition) <= set(_RANGES):
+        bounds = [(_RANGES[op], sort_value(bound)) for op, bound in condition.items()]
+
+        def in_range(doc: dict[str, Any]) -> bool:
+            value = doc.get(key)
+            if isinstance(value, list):
+                raise Unsupported(f"{key}: a range over an array")
+            ranked = sort_value(value)
+            # Mongo compares within one type bracket only: a date never matches a number.
+            return all(ranked[0] == bound[0] and test(ranked[1], bound[1])
+                       for test, bound in bounds)
+        return in_range
     raise Unsupported(f"{key}: {sorted(condition)}")
+
+
+_RANGES: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
+}
 
 
 _SPECIAL = set(".^$*+?{}[]|()")
@@ -308,6 +326,11 @@ class ListIndex:
                   and all(isinstance(v, str) for v in condition["$all"])):
                 sets = [self._postings[key].get(v, set()) for v in condition["$all"]]
                 ids = set.intersection(*sets)
+            elif (key in self.exact and isinstance(condition, dict)
+                  and set(condition) == {"$in"}
+                  and all(isinstance(v, str) for v in condition["$in"])):
+                ids = set().union(*(self._postings[key].get(v, set())
+                                    for v in condition["$in"]))
             else:
                 rest[key] = condition
                 continue

@@ -164,7 +164,8 @@ def test_a_replaced_collection_is_reloaded(db):
 
 def test_filters_it_does_not_know_go_to_the_database(db):
     index = new_index(db)
-    assert index.page(db, {"version": {"$gt": "2"}}, [("_id", 1)], 0, 5, _now_spawn) is None
+    assert index.page(db, {"version": {"$exists": True}}, [("_id", 1)], 0, 5, _now_spawn) is None
+    assert index.page(db, {"$and": [{"status": "ready"}]}, [("_id", 1)], 0, 5, _now_spawn) is None
 
 
 def _plan(explained: dict) -> str:
@@ -216,3 +217,42 @@ def test_the_deployments_list_answers_what_the_database_answers(mongo_db):
         expected = ([d["_id"] for d in mongo_db[COLLECTION].find(filter_).sort(sort)
                      .skip(10).limit(15)], mongo_db[COLLECTION].count_documents(filter_))
         assert index.page(mongo_db, filter_, sort, 10, 15, _now_spawn) == expected
+
+
+def test_the_executions_list_answers_what_the_database_answers(mongo_db):
+    """The runner's shapes: a period on created_at, several statuses, sorts on fields
+    that are null until an execution ends."""
+    from services.runner import domain as runner
+    from services.runner.dependencies import EXECUTIONS, ExecutionRepository
+
+    rng = random.Random(9)
+    base = datetime(2026, 5, 1, tzinfo=UTC)
+    docs = []
+    for _ in range(300):
+        status = rng.choice(runner.STATUSES)
+        created = base + timedelta(hours=rng.randint(0, 72))
+        done = status in runner.FINAL
+        docs.append({
+            "status": status, "trigger": rng.choice(runner.TRIGGERS),
+            "model_id": rng.choice(["m1", "m2"]), "deployment_id": rng.choice(["d1", None]),
+            "department": rng.choice(["Finance", "RH"]), "region": "Europe",
+            "created_by": "admin", "created_at": created,
+            "started_at": created + timedelta(seconds=2) if status != "queued" else None,
+            "finished_at": created + timedelta(seconds=9) if done else None,
+            "duration_s": round(rng.uniform(0.5, 9), 2) if done else None,
+        })
+    mongo_db[EXECUTIONS].insert_many(docs)
+    index = ListIndex(EXECUTIONS, ExecutionRepository.LIST_FIELDS,
+                      exact=ExecutionRepository.LIST_EXACT)
+    index.ensure_indexes(mongo_db)
+    index.load(mongo_db)
+    for query in [{}, {"from": "2026-05-02T00:00:00Z", "to": "2026-05-03T00:00:00Z"},
+                  {"status": "succeeded,failed", "department": "RH"},
+                  {"sort": "duration_s", "model_id": "m2"}, {"sort": "-finished_at"},
+                  {"deployment_id": "d1", "trigger": "schedule", "sort": "started_at"},
+                  {"from": "2026-05-03T12:00:00Z", "sort": "-duration_s", "page": 2}]:
+        filters, sort, page, per_page = runner.list_query(query)
+        skip = (page - 1) * per_page
+        expected = ([d["_id"] for d in mongo_db[EXECUTIONS].find(filters).sort(sort)
+                     .skip(skip).limit(per_page)], mongo_db[EXECUTIONS].count_documents(filters))
+        assert index.page(mongo_db, filters, sort, skip, per_page, _now_spawn) == expected, query
