@@ -224,7 +224,11 @@ class ListIndex:
         counter = db[COUNTERS].find_one({"_id": self.name}) or {}
         seq = int(counter.get("seq") or 0)
         projection = {field: 1 for field in self.fields}
-        entries = {doc["_id"]: doc for doc in db[self.name].find({}, projection)}
+        entries: dict[Any, dict[str, Any]] = {}
+        for n, doc in enumerate(db[self.name].find({}, projection, batch_size=1000), 1):
+            entries[doc["_id"]] = doc
+            if n % 1000 == 0:
+                time.sleep(0)  # green under eventlet: the service keeps answering meanwhile
         postings: dict[str, dict[Any, set]] = {field: {} for field in self.exact}
         texts: dict[Any, str] = {}
         for entry in entries.values():
