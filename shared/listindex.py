@@ -23,6 +23,7 @@ answered by the database, so it only ever changes speed, never results.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -139,6 +140,31 @@ _RANGES: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
     "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
 }
+
+
+def _slice(keys: list[tuple], condition: dict[str, Any], direction: int) -> tuple[int, int]:
+    """The ``[lo, hi)`` of the order whose first-field values meet the range
+    ``condition``; ``keys`` are those values ascending. Mongo compares within one type
+    bracket only, so the slice never leaves the bounds' bracket."""
+    bounds = [(op, sort_value(value)) for op, value in condition.items()]
+    ranks = {bound[0] for _op, bound in bounds}
+    if len(ranks) != 1:
+        return 0, 0
+    (rank,) = ranks
+    a, b = bisect.bisect_left(keys, (rank,)), bisect.bisect_left(keys, (rank + 1,))
+    for op, bound in bounds:
+        if op == "$gte":
+            a = max(a, bisect.bisect_left(keys, bound))
+        elif op == "$gt":
+            a = max(a, bisect.bisect_right(keys, bound))
+        elif op == "$lt":
+            b = min(b, bisect.bisect_left(keys, bound))
+        else:  # $lte
+            b = min(b, bisect.bisect_right(keys, bound))
+    b = max(a, b)
+    if direction < 0:
+        return len(keys) - b, len(keys) - a
+    return a, b
 
 
 _SPECIAL = set(".^$*+?{}[]|()")
@@ -379,14 +405,27 @@ class ListIndex:
                 self.load_in_background(db, spawn)
             return None
         try:
-            ordered, position = self._ordered(tuple(sort))
+            ordered, position, keys = self._ordered(tuple(sort))
+            block, lo, hi = ordered, 0, len(ordered)
+            first, direction = sort[0]
+            period = filter_.get(first)
+            if isinstance(period, dict) and period and set(period) <= set(_RANGES):
+                # A range on the field the list is sorted by (a period, newest first):
+                # the matching entries are one slice of the order, found by bisection.
+                lo, hi = _slice(keys, period, direction)
+                block = ordered[lo:hi]
+                filter_ = {key: value for key, value in filter_.items() if key != first}
             if not filter_:
-                return [entry["_id"] for entry in ordered[skip:skip + limit]], len(ordered)
+                return [entry["_id"] for entry in block[skip:skip + limit]], len(block)
             with self._lock:
                 chosen, rest = self._select(filter_)
-                entries = self._entries
-                rows = (ordered if chosen is None else
-                        [entries[i] for i in sorted(chosen, key=position.__getitem__)])
+                if chosen is None:
+                    rows = block
+                elif len(chosen) * 8 < len(block):  # few matches: order them by place
+                    places = sorted(p for p in map(position.__getitem__, chosen) if lo <= p < hi)
+                    rows = [ordered[p] for p in places]
+                else:
+                    rows = [entry for entry in block if entry["_id"] in chosen]
             text = self._text_search(rest.get("$or"))
             if text is not None:
                 rest = {k: v for k, v in rest.items() if k != "$or"}
@@ -400,25 +439,29 @@ class ListIndex:
         return [entry["_id"] for entry in rows[skip:skip + limit]], len(rows)
 
     def _ordered(self, sort: tuple[tuple[str, int], ...]
-                 ) -> tuple[list[dict[str, Any]], dict[Any, int]]:
-        """Every entry in ``sort`` order, and each id's place in it (cached until the
-        next change)."""
+                 ) -> tuple[list[dict[str, Any]], dict[Any, int], list[tuple]]:
+        """Every entry in ``sort`` order, each id's place in it, and the first sort
+        field's values in ascending order (cached until the next change)."""
         with self._lock:
-            version, entries = self._version, list(self._entries.values())
             cached = self._orders.get(sort)
-        if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
+            if cached is not None and cached[0] == self._version:
+                return cached[1], cached[2], cached[3]
+            version, entries = self._version, list(self._entries.values())
         for field, direction in reversed(sort):
             if field not in self.fields:
                 raise Unsupported(f"sort by {field}")
             entries.sort(key=lambda entry, f=field: sort_value(entry.get(f)),
                          reverse=direction < 0)
         position = {entry["_id"]: n for n, entry in enumerate(entries)}
+        first, direction = sort[0]
+        keys = [sort_value(entry.get(first)) for entry in entries]
+        if direction < 0:
+            keys.reverse()
         with self._lock:
             if len(self._orders) >= 16:
                 self._orders.clear()
-            self._orders[sort] = (version, entries, position)
-        return entries, position
+            self._orders[sort] = (version, entries, position, keys)
+        return entries, position, keys
 
     def values(self, fields: Iterable[str]) -> dict[str, list[str]] | None:
         """The distinct non-empty values of ``fields``, sorted (the list's filters)."""

@@ -250,7 +250,12 @@ def test_the_executions_list_answers_what_the_database_answers(mongo_db):
                   {"status": "succeeded,failed", "department": "RH"},
                   {"sort": "duration_s", "model_id": "m2"}, {"sort": "-finished_at"},
                   {"deployment_id": "d1", "trigger": "schedule", "sort": "started_at"},
-                  {"from": "2026-05-03T12:00:00Z", "sort": "-duration_s", "page": 2}]:
+                  {"from": "2026-05-03T12:00:00Z", "sort": "-duration_s", "page": 2},
+                  {"from": "2026-05-01T10:00:00Z", "to": "2026-05-02T10:00:00Z",
+                   "sort": "created_at", "status": "succeeded"},
+                  {"to": "2026-05-02T03:00:00Z", "page": 3, "per_page": 5},
+                  {"from": "2026-05-02T00:00:00Z", "status": "failed,timed_out,cancelled"},
+                  {"from": "2026-06-01T00:00:00Z"}, {"to": "2026-04-01T00:00:00Z"}]:
         filters, sort, page, per_page = runner.list_query(query)
         skip = (page - 1) * per_page
         expected = ([d["_id"] for d in mongo_db[EXECUTIONS].find(filters).sort(sort)
