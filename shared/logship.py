@@ -101,10 +101,11 @@ class KombuPublisher:
                 self.connection = Connection(self.amqp_uri, connect_timeout=self.connect_timeout,
                                              heartbeat=0)
                 self.connection.ensure_connection(max_retries=1)
-                self.producer = self.connection.Producer(serializer="json")
-                self.producer.declare()
-                LOG_QUEUE.maybe_bind(self.connection)
-                LOG_QUEUE.declare()
+                channel = self.connection.default_channel
+                # A bound copy each time: the module's LOG_QUEUE stays unbound (a bound
+                # one would keep a dead connection's channel).
+                LOG_QUEUE.bind(channel).declare()
+                self.producer = self.connection.Producer(channel, serializer="json")
             self.producer.publish({"records": batch}, exchange=EXCHANGE, routing_key="logs",
                                   retry=False, delivery_mode=2, timeout=self.connect_timeout)
         except Exception:
