@@ -1,6 +1,7 @@
 """The admin service's repository: ``settings``, ``audit_log`` (+ ``audit_objects``, the
-last state seen of each object, to summarise the next change), ``integrations`` and
-``webhook_deliveries``, ``system_logs`` (services/admin/syslogs.py). ObjectIds and datetimes are converted here."""
+last state seen of each object, to summarise the next change), ``integrations``,
+``webhook_deliveries`` and ``system_logs`` (services/admin/syslogs.py). ObjectIds and
+datetimes are converted here."""
 
 from __future__ import annotations
 

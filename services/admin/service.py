@@ -333,7 +333,7 @@ class AdminService:
     @rpc(expected_exceptions=EXPECTED)
     def test_integration(self, integration_id: str) -> dict[str, Any]:
         """Queue a signed ``integration_test`` event to the integration (even inactive);
-        returns the pending delivery, to follow in ``list_deliveries``, ``list_logs``. Raises NotFound."""
+        returns the pending delivery, to follow in ``list_deliveries``. Raises NotFound."""
         integration = self.repo.get_integration(integration_id)
         payload = {"integration": {"id": integration["id"], "name": integration["name"]},
                    "message": "Test event from the ML platform"}
