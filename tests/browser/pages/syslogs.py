@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 
@@ -25,12 +27,12 @@ class SystemLogsPage:
 
     def search_request_id(self, request_id: str) -> None:
         self.page.get_by_label("Identifiant de requête", exact=True).fill(request_id)
-        expect(self.page).to_have_url(f"**request_id={request_id}**")
+        expect(self.page).to_have_url(re.compile(f"request_id={re.escape(request_id)}"))
         self.expect_idle()
 
     def search_text(self, text: str) -> None:
         self.page.get_by_role("searchbox", name="Rechercher dans les messages").fill(text)
-        expect(self.page).to_have_url(f"**q={text}**")
+        expect(self.page).to_have_url(re.compile(f"q={re.escape(text)}"))
         self.expect_idle()
 
     def rows(self):
