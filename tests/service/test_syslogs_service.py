@@ -190,3 +190,24 @@ def test_old_records_expire_through_the_ttl_index(client, auth, mongo_db, servic
     mongo_db.client.admin.command("secantusAdmin.pruneTtl")  # the 60 s sweeper, now
     page = logs(client, auth, q=marker)
     assert [i["message"] for i in page["items"]] == [f"new {marker}"]
+
+
+def test_with_the_store_away_work_goes_on_and_the_lines_arrive_later(
+        container_factory, service_config, token_issuer, auth, shipping):
+    """The admin service (the store) is not running: the service answers as usual, its
+    lines wait in the broker's queue and are stored once the admin service starts."""
+    container_factory(ChattyService, service_config).start()
+    started = time.perf_counter()
+    request_id = call_chatty(service_config, "offline")
+    assert time.perf_counter() - started < 5
+    deadline = time.monotonic() + 10
+    while shipping.shipped < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert shipping.shipped >= 2  # published, nobody consuming yet
+    container_factory(AdminService, service_config).start()
+    with gateway_app(gateway_config(service_config, token_issuer)) as app:
+        page = wait_logs(app.test_client(), auth,
+                         lambda p: len([i for i in p["items"] if i["service"] == "chatty"]) >= 2,
+                         request_id=request_id)
+    assert {i["message"] for i in page["items"]} >= {"working on offline",
+                                                     "Something Odd about offline"}
