@@ -57,9 +57,16 @@ export default function SystemLogsPage() {
     if (value !== state.request_id) setState({ request_id: value, page: 1 });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debouncedRequestId]);
-  // A link (a request id clicked) changes the URL: the inputs follow it.
-  useEffect(() => setRequestId(state.request_id ?? ''), [state.request_id]);
-  useEffect(() => setSearch(state.q ?? ''), [state.q]);
+  // A link (a request id clicked) changes the URL: the inputs follow it (not when the
+  // change came from the input itself, which may have been typed on since).
+  useEffect(() => {
+    if ((state.request_id ?? '') !== debouncedRequestId.trim()) setRequestId(state.request_id ?? '');
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [state.request_id]);
+  useEffect(() => {
+    if ((state.q ?? '') !== debouncedSearch) setSearch(state.q ?? '');
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [state.q]);
 
   const filters = useMemo(
     () => ({ service: state.service, level: state.level, q: state.q, request_id: state.request_id, from: state.from, to: state.to }),
