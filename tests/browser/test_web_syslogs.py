@@ -28,15 +28,16 @@ def failing_request(web_stack, api_token, path: str) -> str:
     return request_id
 
 
-def wait_stored(web_stack, api_token, services: set[str], timeout: float = 60, **query) -> None:
-    """Until the admin service has stored lines of ``services`` matching ``query``."""
+def wait_stored(web_stack, api_token, services: set[str], timeout: float = 60, **query) -> int:
+    """Until the admin service has stored lines of ``services`` matching ``query``; how
+    many lines match then."""
     deadline = time.monotonic() + timeout
     while True:
         page = requests.get(web_stack.api("/admin/logs"), params={**query, "per_page": 200},
                             headers={"Authorization": f"Bearer {api_token('admin')}"},
                             timeout=30).json()
         if services <= {item["service"] for item in page["items"]}:
-            return
+            return page["total"]
         if time.monotonic() > deadline:
             raise AssertionError(f"no lines of {services} for {query}: {page}")
         time.sleep(0.5)
@@ -46,7 +47,7 @@ def test_admin_finds_a_failed_requests_lines_and_follows_live(signed_in, web_sta
                                                               app_url):
     missing = uuid.uuid4().hex[:24]
     request_id = failing_request(web_stack, api_token, f"/models/{missing}")
-    wait_stored(web_stack, api_token, {"gateway", "registry"}, request_id=request_id)
+    lines = wait_stored(web_stack, api_token, {"gateway", "registry"}, request_id=request_id)
 
     admin = signed_in("admin", "/admin/logs")
     logs = SystemLogsPage(admin).expect_loaded()
@@ -55,6 +56,7 @@ def test_admin_finds_a_failed_requests_lines_and_follows_live(signed_in, web_sta
     screen(admin, "syslogs-list")
 
     logs.search_request_id(request_id)
+    expect(logs.rows()).to_have_count(lines, timeout=30_000)
     expect(logs.row_with(f"/api/v1/models/{missing} answered 404")).to_have_count(1)
     expect(logs.rows().filter(has_text="registry").first).to_be_visible()
     for row in logs.rows().all():
