@@ -25,11 +25,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(source: Callable[[], str], level: str = "INFO") -> None:
-    """One root handler with the request id of ``source`` on every line."""
+def configure_logging(source: Callable[[], str], level: str = "INFO",
+                      ship_as: str | None = None) -> None:
+    """One root handler with the request id of ``source`` on every line; with
+    ``ship_as`` (a service name) the records also go to the system logs
+    (``shared.logship``, unless ``LOG_SHIPPING=0``)."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter(source))
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
+    for old in root.handlers:
+        if old.__class__.__name__ == "ShippingHandler":
+            old.close()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if ship_as:
+        from shared import logship
+
+        logship.install(ship_as, source)

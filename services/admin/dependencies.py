@@ -1,6 +1,7 @@
 """The admin service's repository: ``settings``, ``audit_log`` (+ ``audit_objects``, the
-last state seen of each object, to summarise the next change), ``integrations`` and
-``webhook_deliveries``. ObjectIds and datetimes are converted here."""
+last state seen of each object, to summarise the next change), ``integrations``,
+``webhook_deliveries`` and ``system_logs`` (services/admin/syslogs.py). ObjectIds and
+datetimes are converted here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from services.admin.syslogs import INDEXES as SYSLOG_INDEXES
+from services.admin.syslogs import SystemLogStore
 from shared.errors import NotFound
 from shared.mongo import Repository, isoformat, object_id, utcnow
 
@@ -60,8 +63,9 @@ def delivery_to_api(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AdminRepository(Repository):
-    """Domain verbs over the admin's collections (no raw collection leaves)."""
+class AdminRepository(SystemLogStore, Repository):
+    """Domain verbs over the admin's collections (no raw collection leaves); the system
+    logs' verbs come from ``SystemLogStore``."""
 
     indexes = {
         AUDIT: [
@@ -79,6 +83,7 @@ class AdminRepository(Repository):
             ([("status", 1), ("next_attempt_at", 1)], {}),
             ([("integration_id", 1), ("created_at", -1)], {}),
         ],
+        **SYSLOG_INDEXES,
     }
 
     # -- settings ---------------------------------------------------------------------

@@ -4,39 +4,51 @@ RPC entrypoints (all raise ``shared.errors`` subclasses only):
 ``get_settings``, ``get_settings_versioned``, ``update_settings``, ``list_audit``,
 ``create_integration``, ``list_integrations``, ``get_integration``,
 ``update_integration``, ``delete_integration``, ``test_integration``,
-``list_deliveries``.
+``list_deliveries``, ``list_logs``.
 
 It listens to every service's change events: each one becomes (part of) ONE audit
 entry per request (the gateway's ``request_uid`` in the nameko context data, which
 nameko carries into every event dispatched while serving that request), and the
 events integrations subscribe to become pending webhook deliveries, sent by
 ``DeliveryWorker`` off the request path. Users administration, system logs and
-backups (issue 9, items 1, 6, 7) add their entrypoints here, beside these.
+backups (issue 9, items 1, 6, 7) add their entrypoints here, beside these. The
+system logs: ``store_logs`` consumes the batches every service ships
+(``shared.logship``) and ``list_logs`` reads them.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
+from nameko.messaging import consume
 from nameko.rpc import RpcProxy, rpc
 from prometheus_client import Counter
 
-from services.admin import domain, webhooks
+from services.admin import domain, syslogs, webhooks
 from services.admin.deliveries import DeliveryWorker, new_delivery
 from services.admin.dependencies import AdminRepository
 from services.admin.schemas import AuditQuery, IntegrationCreate, IntegrationUpdate, PageQuery, load
-from shared import events
+from shared import events, logship
 from shared.errors import EXPECTED, NotFound, ValidationError
-from shared.mongo import utcnow
+from shared.mongo import retry_db, utcnow
 from shared.observability import Observability
 from shared.settings import defaults
 
 log = logging.getLogger(__name__)
 
 AUDIT_ENTRIES = Counter("ml_audit_entries_total", "Audit entries recorded", ["object_type"])
+LOG_RECORDS_STORED = Counter("ml_system_log_records_stored_total",
+                             "System log records stored by the admin service")
+LOG_RECORDS_LOST = Counter("ml_system_log_records_lost_total",
+                           "System log records the admin service could not store")
+#: The retention of the system logs, read from the settings at most this often.
+_RETENTION = {"days": syslogs.DEFAULT_RETENTION_DAYS, "at": 0.0}
+RETENTION_REFRESH_S = 30.0
 
 REGISTRY_EVENTS = (events.MODEL_CREATED, events.MODEL_UPDATED, events.MODEL_FILE_UPLOADED,
                    events.MODEL_DELETED)
@@ -75,6 +87,10 @@ class EventContext(DependencyProvider):
         }
 
 
+def syslogs_load(query: dict[str, Any]) -> dict[str, Any]:
+    return load(syslogs.LogQuery(), query)
+
+
 class AdminService:
     name = "admin"
 
@@ -84,6 +100,7 @@ class AdminService:
     dispatch = EventDispatcher()
     registry = RpcProxy("registry")
     observability = Observability()
+    config = Config()
 
     # -- settings ---------------------------------------------------------------------
 
@@ -208,6 +225,47 @@ class AdminService:
     def on_auth_event(self, payload: dict[str, Any]) -> None:
         """Users, roles, logins and failed logins (contract C2): audited."""
         self._on_event(payload)
+
+    # -- system logs (« Journaux système ») ---------------------------------------------
+
+    def _log_retention_days(self) -> int:
+        if time.monotonic() - _RETENTION["at"] > RETENTION_REFRESH_S:
+            default = int(self.config.get("SYSLOG_RETENTION_DAYS")
+                          or syslogs.DEFAULT_RETENTION_DAYS)
+            _RETENTION["days"] = syslogs.retention_days(self._settings()[0], default)
+            _RETENTION["at"] = time.monotonic()
+        return _RETENTION["days"]
+
+    @consume(logship.LOG_QUEUE)
+    def store_logs(self, body: dict[str, Any]) -> None:
+        """One batch ``{"records": [...]}`` shipped by a service's ``ShippingHandler``:
+        stored with its expiry. The database being down is ridden out for a few
+        seconds, then the batch is dropped and counted (never requeued in a loop);
+        nothing logged here is shipped again."""
+        with logship.suppressed():
+            records = body.get("records") if isinstance(body, dict) else None
+            try:
+                docs = syslogs.normalize(body, utcnow(), self._log_retention_days())
+                budget = float(self.config.get("SYSLOG_STORE_RETRY_S") or 10)
+                stored = retry_db(lambda: self.repo.store_logs(docs), budget,
+                                  "system logs write")
+            except Exception as exc:
+                count = len(records) if isinstance(records, list) else 0
+                LOG_RECORDS_LOST.inc(count)
+                syslogs.lost(count, f"{exc.__class__.__name__}: {exc}"[:300])
+                return
+            LOG_RECORDS_STORED.inc(stored)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_logs(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A page of system log records, newest first: ``{items: [{id, at, service,
+        level, message, request_id, logger, host, pid}], total, page, per_page,
+        cursor}``; query keys service, level (that level and above), q (text in the
+        message, case-insensitive), request_id, from, to (ISO 8601), page, per_page,
+        and after (a previous answer's ``cursor``: only the records stored since, for
+        a live follow). Raises ValidationError naming the bad key."""
+        query = syslogs_load({k: v for k, v in (query or {}).items() if v not in (None, "")})
+        return self.repo.logs_page(query)
 
     # -- integrations -----------------------------------------------------------------
 

@@ -49,6 +49,7 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.deployments",
     "services.gateway.blueprints.executions",
     "services.gateway.blueprints.admin",
+    "services.gateway.blueprints.syslogs",
     "services.gateway.blueprints.integrations",
     "services.gateway.blueprints.reports",
     "services.gateway.blueprints.users",

@@ -76,8 +76,9 @@ class RequestIdFilter(logs.RequestIdFilter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Root handler with the request id on every line (gunicorn's own loggers included)."""
-    logs.configure_logging(current_request_id, level)
+    """Root handler with the request id on every line (gunicorn's own loggers included);
+    the records also go to the system logs (« Journaux système », ``shared.logship``)."""
+    logs.configure_logging(current_request_id, level, ship_as="gateway")
 
 
 def _assign_request_id() -> None:
@@ -87,6 +88,11 @@ def _assign_request_id() -> None:
 
 def _echo_request_id(response: Response) -> Response:
     response.headers["X-Request-ID"] = current_request_id()
+    if response.status_code >= 400 and request.path.startswith("/api/"):
+        # One line per refused or failed API call: the system logs find it by request id.
+        code = response.status_code
+        log.log(logging.WARNING if code >= 500 else logging.INFO, "%s %s answered %d",
+                request.method, request.path, code)
     return response
 
 

@@ -136,6 +136,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * System log records of every service, newest first. Filters ``service``,
+         *     ``level`` (that level and above), ``q`` (text, ignoring case), ``request_id``,
+         *     ``from``, ``to``; ``after`` = the previous answer's ``cursor`` for a live follow
+         *     (at most ``per_page`` records stored since, newest first; poll again for more).
+         *     400 names a bad parameter.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    service?: string;
+                    /** @description this level and above */
+                    level?: "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" | "debug" | "info" | "warning" | "error" | "critical";
+                    /** @description text in the message, ignoring case */
+                    q?: string;
+                    request_id?: string;
+                    from?: string;
+                    to?: string;
+                    /** @description the `cursor` of a previous answer: only newer records (live follow) */
+                    after?: string;
+                    page?: number;
+                    per_page?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SystemLogPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/settings": {
         parameters: {
             query?: never;
@@ -4003,6 +4078,28 @@ export interface components {
             running?: number;
             succeeded?: number;
             timed_out?: number;
+        };
+        SystemLog: {
+            /** Format: date-time */
+            at: string;
+            host?: string | null;
+            id: string;
+            /** @example WARNING */
+            level: string;
+            logger?: string | null;
+            message: string;
+            pid?: number | null;
+            request_id?: string | null;
+            /** @example registry */
+            service: string;
+        };
+        SystemLogPage: {
+            /** @description send it as `after` to get only the records stored since */
+            cursor: string | null;
+            items: components["schemas"]["SystemLog"][];
+            page: number;
+            per_page: number;
+            total: number;
         };
         TrendPoint: {
             by_status?: components["schemas"]["StatusCounts"];

@@ -4,7 +4,7 @@ import { Alert, Button, Spin } from 'antd';
 import { Forbidden, NotFoundMessage } from './StatusMessage';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
-import { errorMessage } from '../api/errors';
+import { ErrorText } from './ErrorText';
 
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
@@ -20,7 +20,7 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
       type="error"
       showIcon
       message={t('errors.load_failed')}
-      description={errorMessage(error, t)}
+      description={<ErrorText error={error} />}
       action={onRetry && <Button onClick={onRetry}>{t('common.retry')}</Button>}
     />
   );

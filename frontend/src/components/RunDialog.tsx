@@ -9,7 +9,7 @@ import { DeleteOutlined, InboxOutlined, PlusOutlined } from '@ant-design/icons';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { apiFetch, apiUpload, ApiError } from '../api/client';
-import { errorMessage } from '../api/errors';
+import { ErrorText } from './ErrorText';
 import { executionKeys } from '../api/keys';
 import type { Execution } from '../api/types';
 import { KeyValueEditor, toParameters, type KeyValueRow } from './KeyValueEditor';
@@ -174,7 +174,7 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
           type="error"
           showIcon
           role="alert"
-          message={errorMessage(error, t)}
+          message={<ErrorText error={error} />}
           description={<Space direction="vertical">{error.message}</Space>}
         />
       )}

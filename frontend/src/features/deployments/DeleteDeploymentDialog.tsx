@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Alert, Modal } from 'antd';
 import { ExclamationCircleFilled } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import type { Deployment } from '../../api/types';
 import { useDeleteDeployment } from './api';
 
@@ -45,7 +45,7 @@ export default function DeleteDeploymentDialog({ deployment, onClose, onDeleted 
       onCancel={onClose}
     >
       <p>{t('deployments.delete.confirm', { name: deployment.name })}</p>
-      {error != null && <Alert type="error" showIcon role="alert" message={errorMessage(error, t)} />}
+      {error != null && <Alert type="error" showIcon role="alert" message={<ErrorText error={error} />} />}
     </Modal>
   );
 }

@@ -7,7 +7,7 @@ import { Alert, Button, Card, Divider, Form, Input, InputNumber, Select, Space, 
 import { useLocation, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import type { Deployment, DeploymentWrite } from '../../api/types';
 import { toParameters, type KeyValueRow } from '../../components/KeyValueEditor';
 import { ErrorState, Loading } from '../../components/QueryState';
@@ -209,7 +209,7 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
         {error?.code === 'validation_error' && (
           <Alert type="error" showIcon role="alert" message={t('errors.validation_error')} style={{ marginBottom: 16 }} />
         )}
-        {otherError && <Alert type="error" showIcon role="alert" message={errorMessage(error, t)} style={{ marginBottom: 16 }} />}
+        {otherError && <Alert type="error" showIcon role="alert" message={<ErrorText error={error} />} style={{ marginBottom: 16 }} />}
         <Space style={{ marginTop: 16 }}>
           <Button type="primary" htmlType="submit" loading={busy}>
             {editing ? t('common.save') : t('deployments.form.create')}

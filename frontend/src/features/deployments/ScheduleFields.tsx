@@ -9,7 +9,7 @@ import { Alert, Form, Input, List, Space, Spin, Typography } from 'antd';
 import type { FormInstance } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import { DateTime } from '../../components/DateTime';
 import { useDebounced } from '../../components/useDebounced';
 import { describeCron } from '../../i18n/cron';
@@ -110,7 +110,7 @@ export function ScheduleFields({ form }: { form: FormInstance }) {
           ) : preview.data ? (
             <NextRuns runs={preview.data.next_runs ?? []} timeZone={preview.data.timezone ?? timezone} />
           ) : apiError && !Object.keys(fieldErrors).length ? (
-            <Alert type="error" showIcon role="alert" message={errorMessage(apiError, t)} />
+            <Alert type="error" showIcon role="alert" message={<ErrorText error={apiError} />} />
           ) : null}
         </div>
       )}

@@ -9,7 +9,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react
 import { Alert, Button, Empty, Flex, Typography } from 'antd';
 import { ArrowDownOutlined, DownloadOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import dayjs from 'dayjs';
 import { formatUtc } from '../../components/DateTime';
 import { downloadLogs, fetchLogsAfter, LOG_PAGE, POLL_MS, type LogLine } from './api';
@@ -116,7 +116,7 @@ export function LogViewer({ executionId, running }: { executionId: string; runni
           {t('executions.logs.download')}
         </Button>
       </Flex>
-      {error ? <Alert type="error" showIcon role="alert" message={errorMessage(error, t)} style={{ marginBottom: 8 }} /> : null}
+      {error ? <Alert type="error" showIcon role="alert" message={<ErrorText error={error} />} style={{ marginBottom: 8 }} /> : null}
       {loaded && !lines.length ? (
         <Empty description={running ? t('executions.logs.waiting') : t('executions.logs.empty')} />
       ) : (

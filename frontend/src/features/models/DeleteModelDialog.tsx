@@ -5,7 +5,7 @@ import { ExclamationCircleFilled } from '@ant-design/icons';
 import { Link } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import type { Model } from '../../api/types';
 import { hasFeature } from '../registry';
 import { useDeleteModel } from './api';
@@ -77,7 +77,7 @@ export default function DeleteModelDialog({ model, onClose, onDeleted }: Props) 
       onCancel={onClose}
     >
       <p>{t('models.delete.confirm', { name: label })}</p>
-      {error != null && <Alert type="error" showIcon role="alert" message={errorMessage(error, t)} />}
+      {error != null && <Alert type="error" showIcon role="alert" message={<ErrorText error={error} />} />}
     </Modal>
   );
 }

@@ -5,7 +5,7 @@ import { InboxOutlined } from '@ant-design/icons';
 import { useNavigate, useParams } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../../api/client';
-import { errorMessage } from '../../api/errors';
+import { ErrorText } from '../../components/ErrorText';
 import type { Model, ModelWrite } from '../../api/types';
 import { Loading, ErrorState } from '../../components/QueryState';
 import { useModel, useModelFacets, useSaveModel } from './api';
@@ -192,7 +192,7 @@ function ModelForm({ model }: { model?: Model }) {
         {error?.code === 'validation_error' && (
           <Alert type="error" showIcon role="alert" message={t('errors.validation_error')} style={{ marginBottom: 16 }} />
         )}
-        {otherError && <Alert type="error" showIcon role="alert" message={errorMessage(error, t)} style={{ marginBottom: 16 }} />}
+        {otherError && <Alert type="error" showIcon role="alert" message={<ErrorText error={error} />} style={{ marginBottom: 16 }} />}
         <Space style={{ marginTop: 16 }}>
           <Button type="primary" htmlType="submit" loading={save.isPending}>
             {editing ? t('common.save') : t('models.form.create')}
