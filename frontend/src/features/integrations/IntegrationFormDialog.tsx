@@ -111,7 +111,14 @@ export function IntegrationFormDialog({ integration, onClose, onCreated, onSaved
         <Form.Item
           name="events"
           label={t('integrations.fields.events')}
-          rules={[{ required: true, type: 'array', min: 1, message: t('integrations.events_required') }]}
+          // A validator, not `required`: antd would put aria-required on the group, which
+          // ARIA does not allow there (axe: aria-allowed-attr).
+          rules={[
+            {
+              validator: (_, value: unknown[] | undefined) =>
+                value?.length ? Promise.resolve() : Promise.reject(new Error(t('integrations.events_required'))),
+            },
+          ]}
         >
           <Checkbox.Group style={{ width: '100%' }}>
             <Row gutter={[8, 8]}>
