@@ -67,7 +67,7 @@ def test_admin_changes_a_setting_that_the_platform_obeys(signed_in, web_stack, a
                   "Conservation des résultats (jours)", FAILURES,
                   "Durée du verrouillage (secondes)", "Hôtes autorisés pour les webhooks",
                   "Mémoire maximale par déploiement ou exécution (Mo)"):
-        expect(page.get_by_label(label, exact=True)).to_be_visible()
+        expect(page.get_by_label(label, exact=True).first).to_be_visible()
     expect(settings.field(UPLOAD)).to_have_value(f"{settings_restored['max_upload_mb']:g}")
     screen(page, "settings-form")
 
