@@ -20,9 +20,17 @@ from playwright.sync_api import expect
 
 from tests.browser.pages.admin import AuditPage, SettingsPage, open_admin_entry
 from tests.browser.pages.layout import AppShell
-from tests.browser.support import screen
+from tests.browser.support import screen as _support_screen
+from tests.browser.support import settle_animations
 
 pytestmark = pytest.mark.e2e
+
+
+def screen(page, name: str) -> None:
+    """support.screen once dialogs and toasts have finished moving (its screenshot is
+    taken before its axe check settles them)."""
+    settle_animations(page)
+    _support_screen(page, name)
 
 UPLOAD = "Taille maximale des fichiers envoyés (Mo)"
 FAILURES = "Échecs de connexion avant verrouillage"
@@ -80,6 +88,7 @@ def test_admin_changes_a_setting_that_the_platform_obeys(signed_in, web_stack, a
     expect(settings.error_of(FAILURES)).to_contain_text("Doit être compris entre 1 et 1000",
                                                         timeout=30_000)
     expect(page.get_by_role("alert")).to_contain_text("Certains paramètres ont été refusés")
+    settings.settle_messages()
     screen(page, "settings-refused")
     assert _api(web_stack, token, "GET", "/admin/settings").json()["login_max_failures"] == \
         settings_restored["login_max_failures"]
@@ -108,12 +117,16 @@ def test_admin_changes_a_setting_that_the_platform_obeys(signed_in, web_stack, a
     audit.filter_object_id("global")
     expect(page).to_have_url(re.compile(r"object_type=settings"))
     expect(page).to_have_url(re.compile(r"object_id=global"))
+    expect(audit.table.locator(".ant-spin-spinning")).to_have_count(0, timeout=30_000)
     entry = audit.rows().filter(has_text="max_upload_mb").first
     deadline = time.monotonic() + 30
     while not entry.is_visible():  # the trail is fed by the services' events
         assert time.monotonic() < deadline, "the settings change never reached the audit trail"
         page.reload()
         audit.expect_loaded()
+    for row in audit.rows().all():  # only the settings object is listed
+        expect(row).to_contain_text("Paramètres")
+        expect(row).to_contain_text("global")
     expect(entry).to_contain_text("Paramètres modifiés")
     expect(entry).to_contain_text("admin")
     expect(entry).to_contain_text(f"max_upload_mb: {settings_restored['max_upload_mb']:g} → 1")

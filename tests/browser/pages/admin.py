@@ -40,6 +40,12 @@ class SettingsPage:
         item = self.page.locator(".ant-form-item").filter(has=self.field(label))
         return item.locator(".ant-form-item-explain")
 
+    def settle_messages(self) -> None:
+        """antd slides a field's message in with a CSS class motion (rc-motion), which
+        the animations check does not see: let it end before a screenshot."""
+        expect(self.page.locator("[class*='ant-show-help'][class*='-active']")).to_have_count(0)
+        self.page.wait_for_timeout(300)
+
     def saved(self):
         return self.page.get_by_role("status").filter(has_text="Paramètres enregistrés")
 

@@ -140,7 +140,7 @@ export default function IntegrationDetailPage() {
                 <Descriptions.Item label={t('integrations.fields.state')}>
                   <ActiveTag active={integration.active} />
                 </Descriptions.Item>
-                {integration.description && <Descriptions.Item label={t('integrations.fields.description')}>{integration.description}</Descriptions.Item>}
+                {integration.description ? <Descriptions.Item label={t('integrations.fields.description')}>{integration.description}</Descriptions.Item> : null}
                 <Descriptions.Item label={t('integrations.fields.created_by')}>{integration.created_by ?? t('common.none')}</Descriptions.Item>
                 <Descriptions.Item label={t('integrations.fields.created_at')}>
                   <DateTime value={integration.created_at} />
