@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -25,6 +26,7 @@ from playwright.sync_api import expect
 
 from shared import netguard
 from shared.testing.webhooks import Receiver, verify_signature
+from tests.browser.pages.admin import AuditPage
 from tests.browser.pages.integrations import IntegrationDetailPage, IntegrationsPage
 from tests.browser.pages.layout import AppShell
 from tests.browser.support import screen as _support_screen
@@ -137,6 +139,26 @@ def test_admin_wires_a_webhook_that_the_receiver_verifies(signed_in, web_stack, 
     assert _api(web_stack, api_token("admin"), "GET",
                 f"/integrations/{integration_id}").status_code == 404
     assert len(receiver.requests) == 1
+
+    # Every action just made is in the audit trail of that object, by the admin.
+    audit = AuditPage(page)
+    expected = ["Intégration créée", "Intégration testée", "Intégration modifiée",
+                "Intégration supprimée"]
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"{web_stack.public_url}/admin/audit?object_type=integration"
+                  f"&object_id={integration_id}")
+        audit.expect_loaded()
+        if audit.rows().filter(has_text="Intégration supprimée").count():
+            break
+        assert time.monotonic() < deadline, "the deletion never reached the audit trail"
+        time.sleep(1)
+    actions = audit.rows().locator("td:nth-child(3)").all_inner_texts()
+    assert sorted(actions) == sorted(expected), actions
+    for row in audit.rows().all():
+        expect(row).to_contain_text("admin")
+        expect(row).to_contain_text(integration_id)
+    screen(page, "audit-integration-trail")
     page.console_watch.assert_clean()
 
 

@@ -15,7 +15,8 @@ const ENTRIES = [
 
 afterEach(() => vi.restoreAllMocks());
 
-describe('AuditPage', () => {
+// Dialogs and typing are slow on a loaded CI machine: a generous bound, not 60 s.
+describe('AuditPage', { timeout: 120_000 }, () => {
   it('shows who, when, what and from where, linking to the objects it can show', async () => {
     server.use(http.get('/api/v1/admin/audit', () => HttpResponse.json(page(ENTRIES, 42))));
     renderPage(<AuditPage />, { route: '/admin/audit', role: 'admin' });

@@ -27,7 +27,8 @@ function routes() {
   ];
 }
 
-describe('IntegrationsListPage', () => {
+// Dialogs and typing are slow on a loaded CI machine: a generous bound, not 60 s.
+describe('IntegrationsListPage', { timeout: 120_000 }, () => {
   it('lists the integrations with their events in French', async () => {
     server.use(http.get('/api/v1/integrations', () => HttpResponse.json(page([HOOK]))));
     renderRoutes(routes(), { path: '/integrations', role: 'admin' });
@@ -91,15 +92,51 @@ describe('IntegrationsListPage', () => {
     expect(screen.queryByRole('dialog', { name: /Secret/ })).toBeNull();
   });
 
-  it('asks before deleting and before deactivating', async () => {
+  it('edits one in a dialog filled with its values and sends the changes', async () => {
+    let body: Record<string, unknown> | undefined;
+    server.use(
+      http.get('/api/v1/integrations', () => HttpResponse.json(page([HOOK]))),
+      http.patch('/api/v1/integrations/i1', async ({ request }) => {
+        body = (await request.json()) as Record<string, unknown>;
+        return HttpResponse.json({ ...HOOK, ...body });
+      }),
+    );
+    renderRoutes(routes(), { path: '/integrations', role: 'admin' });
+    await screen.findByRole('link', { name: 'Alertes' });
+    await user.click(screen.getByRole('button', { name: 'Modifier Alertes' }));
+    const dialog = await screen.findByRole('dialog', { name: "Modification de l'intégration" });
+    expect(within(dialog).getByLabelText('URL')).toHaveValue('https://hooks.example.com/ml');
+    expect(within(dialog).getByLabelText('Exécution échouée')).toBeChecked();
+    await user.click(within(dialog).getByLabelText('Exécution échouée'));
+    await user.click(within(dialog).getByRole('button', { name: 'Enregistrer' }));
+    await waitFor(() => expect(body).toBeDefined());
+    expect(body).toEqual({ name: 'Alertes', url: 'https://hooks.example.com/ml', events: ['model_created'], department: null, active: true });
+    await waitFor(() => expect(screen.queryByRole('dialog', { name: "Modification de l'intégration" })).toBeNull());
+  });
+
+  it('asks before deleting, naming the integration', async () => {
     let deleted = false;
-    let patched: unknown;
     server.use(
       http.get('/api/v1/integrations', () => HttpResponse.json(page([HOOK]))),
       http.delete('/api/v1/integrations/i1', () => {
         deleted = true;
         return new HttpResponse(null, { status: 204 });
       }),
+    );
+    renderRoutes(routes(), { path: '/integrations', role: 'admin' });
+    await screen.findByRole('link', { name: 'Alertes' });
+    await user.click(screen.getByRole('button', { name: 'Supprimer Alertes' }));
+    const confirm = await screen.findByRole('dialog');
+    expect(within(confirm).getByText(/Supprimer « Alertes » \?/)).toBeInTheDocument();
+    expect(deleted).toBe(false);
+    await user.click(within(confirm).getByRole('button', { name: 'Supprimer' }));
+    await waitFor(() => expect(deleted).toBe(true));
+  });
+
+  it('asks before deactivating, then sends active=false', async () => {
+    let patched: unknown;
+    server.use(
+      http.get('/api/v1/integrations', () => HttpResponse.json(page([HOOK]))),
       http.patch('/api/v1/integrations/i1', async ({ request }) => {
         patched = await request.json();
         return HttpResponse.json({ ...HOOK, active: false });
@@ -107,21 +144,17 @@ describe('IntegrationsListPage', () => {
     );
     renderRoutes(routes(), { path: '/integrations', role: 'admin' });
     await screen.findByRole('link', { name: 'Alertes' });
-    await user.click(screen.getByRole('button', { name: 'Supprimer Alertes' }));
-    let confirm = await screen.findByRole('dialog');
-    expect(within(confirm).getByText(/Supprimer « Alertes » \?/)).toBeInTheDocument();
-    expect(deleted).toBe(false);
-    await user.click(within(confirm).getByRole('button', { name: 'Supprimer' }));
-    await waitFor(() => expect(deleted).toBe(true));
     await user.click(screen.getByRole('button', { name: 'Désactiver Alertes' }));
-    await waitFor(() => expect(screen.getAllByRole('dialog').length).toBeGreaterThan(0));
-    confirm = screen.getAllByRole('dialog').find((d) => within(d).queryByText(/Désactiver « Alertes » \?/))!;
+    const confirm = await screen.findByRole('dialog');
+    expect(within(confirm).getByText(/Désactiver « Alertes » \?/)).toBeInTheDocument();
+    expect(patched).toBeUndefined();
     await user.click(within(confirm).getByRole('button', { name: 'Désactiver' }));
     await waitFor(() => expect(patched).toEqual({ active: false }));
   });
 });
 
-describe('IntegrationDetailPage', () => {
+// Dialogs and typing are slow on a loaded CI machine: a generous bound, not 60 s.
+describe('IntegrationDetailPage', { timeout: 120_000 }, () => {
   const DELIVERY = {
     id: 'd1',
     event_type: 'integration_test',

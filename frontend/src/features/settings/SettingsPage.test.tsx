@@ -27,7 +27,8 @@ function field(label: string) {
   return screen.getByLabelText(label);
 }
 
-describe('SettingsPage', () => {
+// Dialogs and typing are slow on a loaded CI machine: a generous bound, not 60 s.
+describe('SettingsPage', { timeout: 120_000 }, () => {
   it('shows every setting with its French label, unknown ones under their API name', async () => {
     server.use(http.get('/api/v1/admin/settings', () => HttpResponse.json(SETTINGS)));
     renderPage(<SettingsPage />, { route: '/admin/settings', role: 'admin' });
