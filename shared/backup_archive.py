@@ -58,13 +58,31 @@ NOT_BACKED_UP = frozenset({
 APPEND_ONLY = frozenset({"audit_log", "audit_objects"})
 
 
+#: The short reason of a refusal (``details["file"][0]``) → a stable code for clients
+#: (the web app words each one).
+REASONS = {
+    "foreign archive": "foreign",
+    "unsupported version": "unsupported_version",
+    "bad manifest": "bad_manifest",
+    "truncated or damaged archive": "truncated",
+    "truncated archive": "truncated",
+    "damaged": "damaged",
+    "checksum mismatch": "checksum_mismatch",
+    "count mismatch": "checksum_mismatch",
+    "empty archive": "empty",
+}
+
+
 class ArchiveRefused(Exception):
-    """The file is not a whole, untampered backup of this platform."""
+    """The file is not a whole, untampered backup of this platform. ``details``:
+    ``{"file": [short reason], "reason": code of REASONS, ...}``."""
 
     def __init__(self, message: str, details: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
-        self.details = details or {}
+        self.details = dict(details or {})
+        short = (self.details.get("file") or [""])[0]
+        self.details.setdefault("reason", REASONS.get(short, "damaged"))
 
 
 @dataclass
