@@ -55,8 +55,8 @@ def test_admin_creates_downloads_and_restores_a_backup(signed_in, tmp_path):
     confirm = backups.restore_file(str(archive))
     expect(confirm).to_contain_text("sauvegarde.tar.gz")
     backups.accept(confirm)
+    expect(status).to_contain_text("Fichier « sauvegarde.tar.gz »")
     expect(status).to_contain_text("Restauration terminée", timeout=180_000)
-    expect(status).not_to_contain_text("en cours")
 
     # A truncated file is refused, in French, and nothing changes.
     cut = tmp_path / "coupee.tar.gz"

@@ -15,10 +15,12 @@ class BackupsPage:
         expect(self.page.get_by_role("heading", name="Sauvegarde et restauration")).to_be_visible(
             timeout=60_000)
         expect(self.table.locator(".ant-spin-spinning")).to_have_count(0, timeout=30_000)
+        expect(self.table).not_to_contain_text("Chargement", timeout=30_000)
         return self
 
     def rows(self):
-        return self.table.locator("tbody tr.ant-table-row")
+        """The backups' rows (the empty-list row has a single cell)."""
+        return self.table.locator("tbody tr:has(td + td)")
 
     def create(self) -> None:
         self.page.get_by_role("button", name="Créer une sauvegarde").click()
@@ -45,7 +47,9 @@ class BackupsPage:
         return dialog
 
     def accept(self, dialog) -> None:
+        """Confirm; returns once the dialog has closed (the API answered)."""
         dialog.get_by_role("button", name="Restaurer", exact=True).click()
+        expect(dialog).to_be_hidden(timeout=60_000)
 
     def restore_status(self):
         return self.page.get_by_test_id("restore-status")

@@ -47,6 +47,8 @@ function RestorePanel({ restore }: { restore: Restore }) {
   const progress = restore.progress ?? { done: 0, total: 0 };
   const percent = progress.total ? Math.round(((progress.done ?? 0) * 100) / progress.total) : 0;
   const from = restore.backup_created_at ? <DateTime value={restore.backup_created_at} /> : null;
+  const source = restore.source as { kind?: string; filename?: string } | undefined;
+  const file = source?.kind === 'upload' ? <span>{t('backups.source_file', { name: source.filename })}</span> : null;
   if (restore.status === 'running') {
     return (
       <Alert
@@ -57,6 +59,7 @@ function RestorePanel({ restore }: { restore: Restore }) {
         message={t('backups.restore_running')}
         description={
           <Space direction="vertical" style={{ width: '100%' }}>
+            {file}
             <span>{t(`backups.phases.${restore.phase ?? 'verifying'}`)}</span>
             <Progress percent={percent} aria-label={t('backups.restore_progress')} />
           </Space>
@@ -75,6 +78,7 @@ function RestorePanel({ restore }: { restore: Restore }) {
       message={ok ? t('backups.restore_succeeded') : t('backups.restore_failed')}
       description={
         <Space direction="vertical">
+          {file}
           {from && (
             <span>
               {t('backups.restore_from')} {from}
