@@ -3,6 +3,8 @@ restore from a listed backup or a file, each behind its confirmation."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 
@@ -42,7 +44,8 @@ class BackupsPage:
         return self.confirmation()
 
     def confirmation(self):
-        dialog = self.page.get_by_role("dialog").filter(has_text="Restaurer la plateforme ?")
+        dialog = self.page.get_by_role("dialog").filter(
+            has_text=re.compile(r"Restaurer la plateforme\s\?"))
         expect(dialog).to_be_visible()
         return dialog
 

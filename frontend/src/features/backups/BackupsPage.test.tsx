@@ -102,7 +102,7 @@ describe('BackupsPage', () => {
     const confirm = await screen.findByRole('dialog');
     expect(within(confirm).getByText(/L'archive « coupee.tar.gz » va être vérifiée/)).toBeInTheDocument();
     await user.click(within(confirm).getByRole('button', { name: 'Restaurer' }));
-    expect(await screen.findByText("L'archive est tronquée ou endommagée : rien n'a été modifié.")).toBeInTheDocument();
+    expect(await screen.findByText(/L'archive est tronquée ou endommagée\s: rien n'a été modifié\./)).toBeInTheDocument();
   });
 
   it('formats sizes in French units', () => {
