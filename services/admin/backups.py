@@ -51,7 +51,7 @@ from shared import events
 from shared.artifacts import ArtifactStore
 from shared.config import ROOT
 from shared.errors import Conflict, NotFound
-from shared.mongo import isoformat, object_id, utcnow
+from shared.mongo import _Guarded, isoformat, object_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ class BackupJobs(DependencyProvider):
         self.container.spawn_managed_thread(self._schedule_loop)
 
     def get_dependency(self, worker_ctx):
-        return self
+        # Entrypoints see it through the guard: a database outage is a 503, not a 500.
+        return _Guarded(self)
 
     @property
     def db(self):
