@@ -287,6 +287,14 @@ def _members(fileobj: IO[bytes]) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | 
     gunzip.finish()
 
 
+def public_reason(exc: BaseException) -> str:
+    """What an admin reads of a failure: its kind and words, never a server path (an
+    OSError's file name is left out; the full error is in the service's log)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.__class__.__name__}: {exc.strerror}"
+    return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__
     return text.split(":")[0][:120] if "/" in text else text[:120]

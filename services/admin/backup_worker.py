@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         traceback.print_exc()
-        _say(event="error", message=f"{exc.__class__.__name__}: {exc}"[:500])
+        _say(event="error", message=archive.public_reason(exc))
         return 1
 
 

@@ -47,7 +47,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.admin.dependencies import AdminRepository
-from shared import events
+from shared import backup_archive, events
 from shared.artifacts import ArtifactStore
 from shared.config import ROOT
 from shared.errors import Conflict, NotFound
@@ -321,15 +321,14 @@ class BackupJobs(DependencyProvider):
     # -- backup -------------------------------------------------------------------------
 
     def spawn_backup(self, doc: dict[str, Any], ctx: dict[str, Any]) -> None:
-        self.container.spawn_managed_thread(lambda: self._run_backup(doc, ctx))
+        self.container.spawn_managed_thread(lambda: self._safely(self._run_backup, doc, ctx))
 
     def _run_backup(self, doc: dict[str, Any], ctx: dict[str, Any]) -> None:
         backup_id = str(doc["_id"])
         started = time.monotonic()
         window_id = f"backup:{backup_id}"
         window = {"opened": None, "closed": None}
-        fd, path = tempfile.mkstemp(prefix="ml-backup-", suffix=".tar.gz", dir=self.workdir)
-        os.close(fd)
+        path = None
 
         def on_event(line: dict[str, Any]) -> None:
             if line.get("event") == "snapshot_done" and window["closed"] is None:
@@ -337,6 +336,8 @@ class BackupJobs(DependencyProvider):
                 window["closed"] = time.monotonic()
 
         try:
+            fd, path = tempfile.mkstemp(prefix="ml-backup-", suffix=".tar.gz", dir=self.workdir)
+            os.close(fd)
             window["opened"] = self._open_window(
                 window_id, "backup", self.window_max_s + self.hold_s, pause=False)
             args = ["dump", "--out", path, "--backup-id", backup_id]
@@ -375,7 +376,7 @@ class BackupJobs(DependencyProvider):
             self.dispatch(events.BACKUP_SUCCEEDED, {"backup": backup_to_api(updated)}, ctx)
         except Exception as exc:
             reason = exc.message if isinstance(exc, WorkerFailed) else \
-                f"{exc.__class__.__name__}: {exc}"[:500]
+                backup_archive.public_reason(exc)
             log.exception("backup %s failed: %s", backup_id, reason)
             if window["opened"] is not None and window["closed"] is None:
                 self._close_window(window_id)
@@ -388,10 +389,11 @@ class BackupJobs(DependencyProvider):
             if updated is not None:
                 self.dispatch(events.BACKUP_FAILED, {"backup": backup_to_api(updated)}, ctx)
         finally:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            if path is not None:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def _retention(self) -> None:
         """Keep the newest ``backup_retention_count`` successful backups; delete older
@@ -445,7 +447,17 @@ class BackupJobs(DependencyProvider):
     # -- restore ------------------------------------------------------------------------
 
     def spawn_restore(self, doc: dict[str, Any], ctx: dict[str, Any]) -> None:
-        self.container.spawn_managed_thread(lambda: self._run_restore(doc, ctx))
+        self.container.spawn_managed_thread(lambda: self._safely(self._run_restore, doc, ctx))
+
+    @staticmethod
+    def _safely(job, doc: dict[str, Any], ctx: dict[str, Any]) -> None:
+        """A job never takes the service down (a managed thread that raises kills its
+        container): what escapes its own handling (the database gone while recording
+        the outcome) is logged; the record is then marked failed by ``_busy`` later."""
+        try:
+            job(doc, ctx)
+        except Exception:
+            log.exception("%s %s: could not record its outcome", job.__name__, doc.get("_id"))
 
     def _fetch(self, source: dict[str, Any], path: str) -> None:
         artifact_id = source.get("artifact_id")
@@ -462,10 +474,12 @@ class BackupJobs(DependencyProvider):
         window_id = f"restore:{restore_id}"
         opened = False
         source = doc.get("source") or {}
-        fd, path = tempfile.mkstemp(prefix="ml-restore-", suffix=".tar.gz", dir=self.workdir)
-        os.close(fd)
+        path = None
         written = False
         try:
+            fd, path = tempfile.mkstemp(prefix="ml-restore-", suffix=".tar.gz",
+                                        dir=self.workdir)
+            os.close(fd)
             self._fetch(source, path)
             manifest = self._worker(["verify", "--archive", path])["manifest"]
             self._set(RESTORES, doc["_id"], {
@@ -499,7 +513,7 @@ class BackupJobs(DependencyProvider):
             self.dispatch(events.RESTORE_SUCCEEDED, {"restore": restore_to_api(updated)}, ctx)
         except Exception as exc:
             reason = exc.message if isinstance(exc, WorkerFailed) else \
-                f"{exc.__class__.__name__}: {exc}"[:500]
+                backup_archive.public_reason(exc)
             if written:
                 reason += " (the data may be partly restored: restore a backup again)"
                 try:
@@ -520,13 +534,17 @@ class BackupJobs(DependencyProvider):
             if updated is not None:
                 self.dispatch(events.RESTORE_FAILED, {"restore": restore_to_api(updated)}, ctx)
         finally:
-            for leftover in (path,):
+            if path is not None:
                 try:
-                    os.unlink(leftover)
+                    os.unlink(path)
                 except OSError:
                     pass
             if source.get("artifact_id"):  # an uploaded archive is not kept
-                self.store().delete(source["artifact_id"])
+                try:
+                    self.store().delete(source["artifact_id"])
+                except Exception:
+                    log.exception("could not delete the uploaded archive %s",
+                                  source["artifact_id"])
 
     def _resync(self, settings_version: int | None, restore_id: str) -> None:
         """After the data is back: the restored settings under a version above any served

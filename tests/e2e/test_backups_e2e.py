@@ -264,7 +264,8 @@ def test_restore_into_a_fresh_platform_brings_everything_back(
             # the schedule fires again on the fresh platform
             restored_at = restore["finished_at"]
             fired = _wait(fresh, "/executions", lambda page: any(
-                e["status"] == "succeeded" and e["created_at"] > restored_at
+                e["trigger"] == "schedule" and e["status"] == "succeeded"
+                and e["created_at"] > restored_at
                 for e in page["items"]), timeout=150)
             assert fired
         finally:

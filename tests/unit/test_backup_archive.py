@@ -158,3 +158,9 @@ def test_what_is_never_backed_up_and_what_is_only_appended():
     assert not archive.backed_up("backups.chunks") and not archive.backed_up("system.views")
     assert archive.backed_up("artifacts.chunks") and archive.backed_up("users")
     assert archive.APPEND_ONLY == {"audit_log", "audit_objects"}
+
+
+def test_a_failure_reason_never_shows_a_server_path():
+    error = FileNotFoundError(2, "No such file or directory", "/srv/platform/var/tmp/x.tar.gz")
+    assert archive.public_reason(error) == "FileNotFoundError: No such file or directory"
+    assert archive.public_reason(ValueError("bad value")) == "ValueError: bad value"
