@@ -35,11 +35,11 @@ class ArtifactRef:
 
 
 class ArtifactStore:
-    """GridFS bucket ``artifacts`` of the given pymongo database."""
+    """GridFS bucket ``artifacts`` (or ``bucket``) of the given pymongo database."""
 
-    def __init__(self, db):
-        self.bucket = gridfs.GridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=CHUNK - 1024)
-        self.files = db[f"{BUCKET}.files"]
+    def __init__(self, db, bucket: str = BUCKET):
+        self.bucket = gridfs.GridFSBucket(db, bucket_name=bucket, chunk_size_bytes=CHUNK - 1024)
+        self.files = db[f"{bucket}.files"]
 
     def put(
         self,

@@ -75,6 +75,22 @@ INTEGRATION_CREATED = "integration_created"
 INTEGRATION_UPDATED = "integration_updated"
 INTEGRATION_DELETED = "integration_deleted"
 INTEGRATION_TESTED = "integration_tested"
+# admin, backups (issue 9 item 7) — {"backup": <backup dict>} / {"restore": <restore dict>}
+BACKUP_REQUESTED = "backup_requested"
+BACKUP_SUCCEEDED = "backup_succeeded"
+BACKUP_FAILED = "backup_failed"
+RESTORE_REQUESTED = "restore_requested"
+RESTORE_SUCCEEDED = "restore_succeeded"
+RESTORE_FAILED = "restore_failed"
+# admin, broadcast to every replica: {"id", "kind": "backup" | "restore", "until" (ISO
+# UTC: the window ends by itself then, if maintenance_ended is lost), "pause": bool}.
+# While it lasts the gateway answers mutating requests 503 + Retry-After; with "pause"
+# (a restore) the scheduler fires nothing and the runners start no execution.
+MAINTENANCE_STARTED = "maintenance_started"
+MAINTENANCE_ENDED = "maintenance_ended"  # {"id", "ended": true}
+# admin, broadcast after a restore: {"restore_id"}; services with caches resync
+# (scheduler: resync; runner, registry: drop cached lookups; reporting: rebuild).
+DATA_RESTORED = "data_restored"
 
 
 def on_events(source_service: str, event_types: Iterable[str], **kwargs: Any) -> Callable:

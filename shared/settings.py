@@ -44,6 +44,10 @@ SPEC: dict[str, tuple[str, str, type]] = {
     "webhook_allowed_hosts": ("WEBHOOK_ALLOWED_HOSTS", "", list),
     # Ceiling of the memory a deployment or a run may ask for (issue 9, item 3).
     "max_memory_mb": ("MAX_MEMORY_MB", "2048", int),
+    # Backups (issue 9, item 7): how many successful ones are kept (older ones are
+    # deleted), and every how many hours one is made (0 = only on demand).
+    "backup_retention_count": ("BACKUP_RETENTION_COUNT", "7", int),
+    "backup_interval_hours": ("BACKUP_INTERVAL_HOURS", "0", int),
 }
 
 

@@ -28,6 +28,8 @@ RULES: dict[str, tuple[str, float, float]] = {
     "login_lockout_s": ("integer", 1, 7 * 24 * 3600),
     "webhook_allowed_hosts": ("hosts", 0, 100),
     "max_memory_mb": ("integer", 64, 1024 * 1024),
+    "backup_retention_count": ("integer", 1, 1000),
+    "backup_interval_hours": ("integer", 0, 8760),
 }
 
 
@@ -118,6 +120,12 @@ AUDITED: dict[str, tuple[str, str, str]] = {
     events.INTEGRATION_DELETED: ("integration.deleted", "integration", "integration_id"),
     events.INTEGRATION_TESTED: ("integration.tested", "integration", "integration"),
     events.REPORTS_REBUILD_REQUESTED: ("reports.rebuild_requested", "reports", "rebuild"),
+    events.BACKUP_REQUESTED: ("backup.requested", "backup", "backup"),
+    events.BACKUP_SUCCEEDED: ("backup.succeeded", "backup", "backup"),
+    events.BACKUP_FAILED: ("backup.failed", "backup", "backup"),
+    events.RESTORE_REQUESTED: ("restore.requested", "restore", "restore"),
+    events.RESTORE_SUCCEEDED: ("restore.succeeded", "restore", "restore"),
+    events.RESTORE_FAILED: ("restore.failed", "restore", "restore"),
 }
 #: Object types whose last state is kept to summarise their next change (not executions:
 #: they are many, and each one changes only its status, which the action already says).
@@ -223,7 +231,7 @@ WEBHOOK_EVENTS = (
     events.DEPLOYMENT_STOPPED,
     events.MODEL_CREATED,
     events.MODEL_UPDATED,
-    "backup_succeeded",  # dispatched by the backups (issue 9, item 7) once they exist
+    events.BACKUP_SUCCEEDED,
 )
 TEST_EVENT = "integration_test"
 

@@ -30,11 +30,12 @@ from nameko.rpc import RpcProxy, rpc
 from prometheus_client import Counter
 
 from services.admin import domain, syslogs, webhooks
+from services.admin.backups import BackupJobs, backup_to_api, restore_to_api
 from services.admin.deliveries import DeliveryWorker, new_delivery
 from services.admin.dependencies import AdminRepository
 from services.admin.schemas import AuditQuery, IntegrationCreate, IntegrationUpdate, PageQuery, load
 from shared import events, logship
-from shared.errors import EXPECTED, NotFound, ValidationError
+from shared.errors import EXPECTED, Conflict, NotFound, ValidationError
 from shared.mongo import retry_db, utcnow
 from shared.observability import Observability
 from shared.settings import defaults
@@ -99,6 +100,7 @@ class AdminService:
     deliveries = DeliveryWorker()
     dispatch = EventDispatcher()
     registry = RpcProxy("registry")
+    jobs = BackupJobs()
     observability = Observability()
     config = Config()
 
@@ -191,6 +193,14 @@ class AdminService:
     # Requeued on error (a database hiccup must lose no entry and no delivery); both
     # the audit entry and the deliveries are idempotent on the event's identity.
 
+    @events.on_events("admin", (events.BACKUP_SUCCEEDED, events.BACKUP_FAILED,
+                                events.RESTORE_SUCCEEDED, events.RESTORE_FAILED),
+                      requeue_on_error=True)
+    def on_backup_event(self, payload: dict[str, Any]) -> None:
+        """A backup or restore finished: appended to the audit entry of the request that
+        asked for it; backup_succeeded also goes to integrations."""
+        self._on_event(payload)
+
     def _on_event(self, payload: dict[str, Any]) -> None:
         ctx = self.context
         event_type = ctx["event_type"]
@@ -266,6 +276,93 @@ class AdminService:
         a live follow). Raises ValidationError naming the bad key."""
         query = syslogs_load({k: v for k, v in (query or {}).items() if v not in (None, "")})
         return self.repo.logs_page(query)
+
+    # -- backups and restores ------------------------------------------------------------
+
+    def _job_context(self) -> dict[str, Any]:
+        ctx = self.context
+        return {key: ctx.get(key) for key in ("request_id", "request_uid", "username",
+                                              "client", "call_id")}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_backup(self) -> dict[str, Any]:
+        """Start a backup now: returns its record (``status: running``), to poll with
+        ``get_backup`` until ``succeeded`` (size, sha256, counts) or ``failed`` (``error``
+        says why). Raises Conflict while a backup or a restore runs."""
+        doc = self.jobs.new_backup(self.context["username"])
+        backup = backup_to_api(doc)
+        self._emit(events.BACKUP_REQUESTED, {"backup": backup})
+        self.jobs.spawn_backup(doc, self._job_context())
+        return backup
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_backups(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A page of backups, newest first: ``{items: [{id, status, trigger, created_at,
+        finished_at, duration_s, size, sha256, counts, summary, error}], ...}``."""
+        query = load(PageQuery(), {k: v for k, v in (query or {}).items() if v is not None})
+        return self.jobs.list_backups(query["page"], query["per_page"])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_backup(self, backup_id: str) -> dict[str, Any]:
+        """One backup. Raises NotFound."""
+        return backup_to_api(self.jobs.backup_doc(backup_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def backup_archive(self, backup_id: str) -> dict[str, Any]:
+        """Where a succeeded backup's archive is: ``{artifact_id, bucket, filename, size}``
+        (the gateway streams it). Raises NotFound, Conflict (not succeeded)."""
+        doc = self.jobs.backup_doc(backup_id)
+        if doc["status"] != "succeeded" or not doc.get("artifact_id"):
+            raise Conflict(f"the backup is {doc['status']}: it has no archive",
+                           {"status": doc["status"]})
+        return {"artifact_id": doc["artifact_id"], "bucket": "backups",
+                "filename": doc.get("filename") or f"backup-{backup_id}.tar.gz",
+                "size": doc.get("size")}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def start_restore(self, source: dict[str, Any]) -> dict[str, Any]:
+        """Restore ``{"backup_id"}`` (a succeeded backup) or ``{"artifact_id",
+        "filename"}`` (an archive the gateway stored in the ``backups`` bucket after
+        checking it): returns the restore (``running``, ``phase``), to poll with
+        ``get_restore``. Raises ValidationError, NotFound, Conflict."""
+        if not isinstance(source, dict):
+            raise ValidationError("invalid body", {"_schema": ["must be an object"]})
+        if source.get("backup_id"):
+            backup = self.jobs.backup_doc(str(source["backup_id"]))
+            if backup["status"] != "succeeded":
+                raise Conflict(f"the backup is {backup['status']}: it cannot be restored",
+                               {"status": backup["status"]})
+            clean = {"kind": "backup", "backup_id": str(backup["_id"]),
+                     "backup_created_at": backup_to_api(backup)["created_at"]}
+        elif source.get("artifact_id"):
+            clean = {"kind": "upload", "artifact_id": str(source["artifact_id"]),
+                     "filename": str(source.get("filename") or "backup.tar.gz")[:200]}
+        else:
+            raise ValidationError("backup_id or file is required",
+                                  {"backup_id": ["Missing data for required field."]})
+        doc = self.jobs.new_restore(self.context["username"], clean)
+        restore = restore_to_api(doc)
+        self._emit(events.RESTORE_REQUESTED, {"restore": restore})
+        self.jobs.spawn_restore(doc, self._job_context())
+        return restore
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_restore(self, restore_id: str) -> dict[str, Any]:
+        """One restore: ``{id, status, phase (verifying|pausing|restoring|resuming|done),
+        progress {done, total}, source, error}``. Raises NotFound."""
+        return restore_to_api(self.jobs.restore_doc(restore_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_restores(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A page of restores, newest first."""
+        query = load(PageQuery(), {k: v for k, v in (query or {}).items() if v is not None})
+        return self.jobs.list_restores(query["page"], query["per_page"])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_maintenance(self) -> dict[str, Any]:
+        """The open maintenance windows ``{"windows": [{id, kind, until, pause}]}`` (the
+        gateway and the services read it when they (re)connect)."""
+        return {"windows": self.jobs.maintenance_windows()}
 
     # -- integrations -----------------------------------------------------------------
 

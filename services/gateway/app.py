@@ -25,7 +25,7 @@ from flask import Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from services.gateway import body_limits, errors, headers, webapp
+from services.gateway import body_limits, errors, headers, maintenance, webapp
 from services.gateway import settings as gateway_settings
 from services.gateway.auth import JwtVerifier
 from services.gateway.revocation import Revocations
@@ -53,6 +53,7 @@ BLUEPRINTS: list[str] = [
     "services.gateway.blueprints.integrations",
     "services.gateway.blueprints.reports",
     "services.gateway.blueprints.users",
+    "services.gateway.blueprints.backups",
 ]
 
 SETTINGS = (
@@ -129,6 +130,7 @@ class GatewayState:
             enabled=bool(config.get("REVOCATION_ENABLED", True)),
         )
         self._store: ArtifactStore | None = None
+        self._backup_store: ArtifactStore | None = None
         self._client: pymongo.MongoClient | None = None
         self._lock = threading.Lock()
 
@@ -142,7 +144,17 @@ class GatewayState:
                     self._store = ArtifactStore(self._client[self.config["MONGO_DB"]])
         return self._store
 
+    def backup_store(self) -> ArtifactStore:
+        """The admin service's GridFS bucket ``backups`` (archives, uploads to restore)."""
+        if self._backup_store is None:
+            store = self.store()
+            self._backup_store = ArtifactStore(store.files.database, bucket="backups")
+        return self._backup_store
+
     def close(self) -> None:
+        maintenance_view = getattr(self, "maintenance", None)
+        if maintenance_view is not None:
+            maintenance_view.close()
         self.revocations.close()
         self.rpc.close()
         if self._client is not None:
@@ -272,6 +284,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     errors.init_app(app)
+    maintenance.init_app(app)
     gateway_settings.init_app(app)
     headers.init_app(app)
     body_limits.init_app(app)

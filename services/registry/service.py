@@ -138,6 +138,12 @@ class RegistryService:
         or region is offered by the filters at once, not after FACETS_CACHE_S."""
         _FACETS_CACHE.pop(self._facets_key(), None)
 
+    @on_events("admin", (events.DATA_RESTORED,), handler_type=BROADCAST,
+               reliable_delivery=False)
+    def on_data_restored(self, payload: dict[str, Any]) -> None:
+        """A restore replaced the models: every replica drops its cached facets."""
+        _FACETS_CACHE.pop(self._facets_key(), None)
+
     @rpc(expected_exceptions=EXPECTED)
     def export_models(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:
         """Every model, oldest id first, a keyset page at a time (the reporting

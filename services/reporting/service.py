@@ -101,6 +101,13 @@ class ReportingService:
                 "finished_at": isoformat(meta.get("finished_at")),
                 "counts": meta.get("counts") or {}, "error": meta.get("error")}
 
+    @event_handler("admin", events.DATA_RESTORED, handler_type=SERVICE_POOL,
+                   requeue_on_error=True)
+    def on_data_restored(self, payload: dict[str, Any]) -> None:
+        """A restore replaced the owners' data: rebuild the read side (and the analytics
+        copy) from them on the next tick."""
+        self.repo.request_rebuild("restore")
+
     # -- rebuild ------------------------------------------------------------------------
 
     @timer(interval=1)

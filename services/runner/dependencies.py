@@ -404,6 +404,10 @@ class Runtime(DependencyProvider):
             self._lookups[(kind, key)] = (now + self.lookup_ttl_s, value)
         return value
 
+    def forget_all(self) -> None:
+        """Drop every remembered lookup (after a restore)."""
+        self._lookups.clear()
+
     def forget(self, kind: str, key: str | None) -> None:
         if key:
             self._lookups.pop((kind, str(key)), None)

@@ -23,6 +23,7 @@ from services.runner.queue import ExecutionQueue, execution_consumer
 from shared import events, limits
 from shared.caller import Caller
 from shared.errors import EXPECTED, Conflict, NotFound, PlatformError, ServiceUnavailable
+from shared.maintenance import MAINTENANCE_EVENTS, Maintenance
 from shared.mongo import export_page, utcnow
 from shared.observability import Observability
 from shared.settings import PlatformSettings
@@ -45,6 +46,7 @@ class RunnerService:
     caller = Caller()
     observability = Observability()
     settings = PlatformSettings()
+    maintenance = Maintenance()
 
     @property
     def engine(self) -> Engine:
@@ -191,6 +193,19 @@ class RunnerService:
         """Every replica takes the new global settings (timeouts, retention)."""
         self.settings.apply(payload)
 
+    @events.on_events("admin", MAINTENANCE_EVENTS, handler_type=BROADCAST,
+                      reliable_delivery=False)
+    def on_maintenance(self, payload: dict[str, Any]) -> None:
+        """Every replica: while a restore runs, no execution starts (runs already going
+        go on; their queue entries wait)."""
+        self.maintenance.apply(payload)
+
+    @event_handler("admin", events.DATA_RESTORED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_data_restored(self, payload: dict[str, Any]) -> None:
+        """Every replica forgets the models and deployments it remembered."""
+        self.runtime.forget_all()
+
     @timer(interval=PURGE_TICK_S)
     def purge(self) -> None:
         """Retention, every ``RUNNER_PURGE_INTERVAL_S``: executions older than
@@ -203,7 +218,10 @@ class RunnerService:
     @execution_consumer
     def run_execution(self, execution_id: str) -> str:
         """Consume one queued execution id: run it in a child process to a final state.
-        Returns ``ack`` or ``requeue`` (the queue entrypoint acts on it)."""
+        Returns ``ack`` or ``requeue`` (the queue entrypoint acts on it). Waits while a
+        restore pauses the runners (the message stays unacknowledged meanwhile)."""
+        while self.maintenance.paused():
+            eventlet.sleep(0.5)
         return self.engine.run(execution_id)
 
     @timer(interval=SWEEP_INTERVAL_S)

@@ -56,13 +56,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.rpc import RpcProxy
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.scheduler import domain
 from services.scheduler.dependencies import ScheduleStore, config_timer
 from shared import events
+from shared.maintenance import MAINTENANCE_EVENTS, Maintenance
 from shared.mongo import utcnow
 from shared.observability import Observability
 
@@ -103,6 +104,7 @@ class SchedulerService:
     store = ScheduleStore()
     deployer = RpcProxy("deployer")
     dispatch = EventDispatcher()
+    maintenance = Maintenance()
     observability = Observability()
 
     def _config(self, key: str, default: float) -> float:
@@ -114,6 +116,10 @@ class SchedulerService:
     def tick(self) -> None:
         """Re-send the stale pending slots, then fire the due slots of active deployments
         (every replica ticks; conditional writes decide who sends what)."""
+        if self.maintenance.active():
+            # A backup's snapshot (a moment) or a restore: nothing fires until it ends;
+            # the slots due meanwhile fire at the next tick (misfire policy).
+            return
         now = utcnow()
         try:
             self._redispatch_stale(now)
@@ -304,6 +310,20 @@ class SchedulerService:
         ACTIVE.set(self.store.count_active())
 
     # -- events ----------------------------------------------------------------
+
+    @events.on_events("admin", MAINTENANCE_EVENTS, handler_type=BROADCAST,
+                      reliable_delivery=False)
+    def on_maintenance(self, payload: dict[str, Any]) -> None:
+        """Every replica: a backup's snapshot or a restore pauses the ticks until it ends
+        (or its window expires)."""
+        self.maintenance.apply(payload)
+
+    @event_handler("admin", events.DATA_RESTORED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_data_restored(self, payload: dict[str, Any]) -> None:
+        """A restore replaced the data: rebuild the schedule state from the deployer."""
+        log.info("data restored (%s): resyncing the schedules", (payload or {}).get("restore_id"))
+        self.resync()
     # Requeue on error (a DB hiccup must not lose a start/stop); malformed payloads
     # are logged and dropped so they cannot loop.
 

@@ -36,6 +36,7 @@ VALID = {
     ("POST", "/api/v1/deployments/{deployment_id}/executions"): {"parameters": {}},
     ("POST", "/api/v1/deployments/{deployment_id}/predict"): {"instances": [{"a": 1}]},
     ("PUT", "/api/v1/admin/settings"): {"retention_days": 30},
+    ("POST", "/api/v1/admin/restore"): {"backup_id": ZERO_ID},
     ("POST", "/api/v1/integrations"): {"name": "mass", "url": "http://127.0.0.1:9/hook",
                                       "events": ["model_created"]},
     ("PATCH", "/api/v1/integrations/{integration_id}"): {"active": False},

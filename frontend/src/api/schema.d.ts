@@ -136,6 +136,239 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The backups, newest first (date, status, size, counts). */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackupPage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Start a backup now (→ 202, ``status: running``); poll ``GET /admin/backups/{id}``
+         *     until ``succeeded`` or ``failed`` (``error``). For the moment of the snapshot,
+         *     mutating requests are answered 503 with ``Retry-After``.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Backup"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a backup or a restore is running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/backups/{backup_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backup_id: string;
+            };
+            cookie?: never;
+        };
+        /** One backup. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    backup_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Backup"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/backups/{backup_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backup_id: string;
+            };
+            cookie?: never;
+        };
+        /** Download a succeeded backup's archive. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    backup_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the archive (tar.gz: manifest.json + every collection) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the backup has not succeeded */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/logs": {
         parameters: {
             query?: never;
@@ -182,6 +415,207 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a listed backup (``{"backup_id"}``) or an uploaded archive (multipart
+         *     ``file``) into this platform → 202; poll ``GET /admin/restores/{id}``. Everything
+         *     is checked before anything is overwritten; the audit trail is kept (the restore is
+         *     appended to it).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RestoreRequest"];
+                    "multipart/form-data": {
+                        /** Format: binary */
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Restore"];
+                    };
+                };
+                /** @description not a whole backup of this platform (damaged, truncated, foreign): nothing was changed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description a backup or a restore is running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/restores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The restores, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    per_page?: number;
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RestorePage"];
+                    };
+                };
+                400: components["responses"]["BAD_REQUEST"];
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/restores/{restore_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                restore_id: string;
+            };
+            cookie?: never;
+        };
+        /** One restore: ``status`` running → succeeded | failed, ``phase``, ``progress``. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    restore_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Restore"];
+                    };
+                };
                 /** @description no token or a bad token */
                 401: {
                     headers: {
@@ -3375,6 +3809,48 @@ export interface components {
             per_page: number;
             total: number;
         };
+        Backup: {
+            /** @description documents per collection */
+            counts?: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string | null;
+            duration_s?: number | null;
+            /** @description why it failed */
+            error?: string | null;
+            filename?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            format_version?: number | null;
+            id: string;
+            /** @description of the archive */
+            sha256?: string | null;
+            /** @description bytes of the archive */
+            size?: number | null;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
+            summary?: (Record<string, never> | null) | components["schemas"]["BackupSummary"];
+            /** @enum {string} */
+            trigger?: "manual" | "schedule";
+            /** @description how long mutating requests were answered 503 for the snapshot */
+            window_s?: number | null;
+        };
+        BackupPage: {
+            items: components["schemas"]["Backup"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        BackupSummary: {
+            deployments?: number;
+            executions?: number;
+            /** @description stored files (models, datasets, results) */
+            files?: number;
+            models?: number;
+            users?: number;
+        };
         BadRow: {
             column?: string;
             /** @description CSV / JSON Lines line (header = 1) */
@@ -4020,6 +4496,44 @@ export interface components {
             /** @enum {string} */
             state?: "never" | "running" | "succeeded" | "failed";
         };
+        Restore: {
+            /** Format: date-time */
+            backup_created_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string | null;
+            duration_s?: number | null;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            id: string;
+            /** @enum {string} */
+            phase?: "verifying" | "pausing" | "restoring" | "resuming" | "done";
+            progress?: components["schemas"]["RestoreProgress"];
+            /** @description {kind: backup, backup_id} or {kind: upload, filename} */
+            source?: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
+            written?: {
+                [key: string]: number;
+            } | null;
+        };
+        RestorePage: {
+            items: components["schemas"]["Restore"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        RestoreProgress: {
+            collection?: string;
+            done?: number;
+            total?: number;
+        };
+        RestoreRequest: {
+            backup_id: string;
+        };
         ResultsPreview: {
             columns: string[];
             format?: string;
@@ -4045,6 +4559,16 @@ export interface components {
             }[];
         };
         Settings: {
+            /**
+             * @description a backup every N hours; 0 = only on demand
+             * @example 24
+             */
+            backup_interval_hours?: number;
+            /**
+             * @description successful backups kept; older ones are deleted
+             * @example 7
+             */
+            backup_retention_count?: number;
             /** @example 3600 */
             default_execution_timeout_s?: number;
             /**

@@ -91,6 +91,12 @@ class SettingsSchema(ma.Schema):
                                                      "may reach although not public"})
     max_memory_mb = ma.fields.Integer(
         strict=True, metadata={"description": "ceiling of a deployment's or a run's memory_mb"})
+    backup_retention_count = ma.fields.Integer(
+        strict=True, metadata={"example": 7, "description": "successful backups kept; older "
+                                                            "ones are deleted"})
+    backup_interval_hours = ma.fields.Integer(
+        strict=True, metadata={"example": 24, "description": "a backup every N hours; 0 = only "
+                                                             "on demand"})
 
 
 # -- views ----------------------------------------------------------------------
