@@ -313,6 +313,12 @@ class DeployerService:
 
     # -- events ----------------------------------------------------------------
 
+    @event_handler("admin", events.DATA_RESTORED, handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_data_restored(self, payload: dict[str, Any]) -> None:
+        """A restore replaced the deployments: every replica reloads its list index."""
+        self.deployments.reload_list_index()
+
     @event_handler("admin", events.SETTINGS_CHANGED, handler_type=BROADCAST,
                    reliable_delivery=False)
     def on_settings_changed(self, payload: dict[str, Any]) -> None:

@@ -141,8 +141,10 @@ class RegistryService:
     @on_events("admin", (events.DATA_RESTORED,), handler_type=BROADCAST,
                reliable_delivery=False)
     def on_data_restored(self, payload: dict[str, Any]) -> None:
-        """A restore replaced the models: every replica drops its cached facets."""
+        """A restore replaced the models: every replica drops its cached facets and
+        reloads its list index."""
         _FACETS_CACHE.pop(self._facets_key(), None)
+        self.repo.reload_list_index()
 
     @rpc(expected_exceptions=EXPECTED)
     def export_models(self, after: str | None = None, limit: int = 1000) -> dict[str, Any]:

@@ -203,8 +203,10 @@ class RunnerService:
     @event_handler("admin", events.DATA_RESTORED, handler_type=BROADCAST,
                    reliable_delivery=False)
     def on_data_restored(self, payload: dict[str, Any]) -> None:
-        """Every replica forgets the models and deployments it remembered."""
+        """Every replica forgets the models and deployments it remembered, and reloads
+        its list index."""
         self.runtime.forget_all()
+        self.repo.reload_list_index()
 
     @timer(interval=PURGE_TICK_S)
     def purge(self) -> None:
