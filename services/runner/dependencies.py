@@ -250,6 +250,11 @@ class ExecutionRepository(Repository):
         self._retried(lambda: self.db[EXECUTIONS].update_one(
             {"_id": oid, "input.rows": None}, {"$set": {"input.rows": rows}}), "input rows")
 
+    def set_resources(self, oid, allocated: dict[str, Any]) -> None:
+        """What the run really starts with (capped by today's ceilings)."""
+        self._retried(lambda: self.db[EXECUTIONS].update_one(
+            {"_id": oid}, {"$set": {"resources": allocated}}), "resources")
+
     # -- logs -------------------------------------------------------------------------
 
     def last_log_number(self, execution_id: str) -> int:
