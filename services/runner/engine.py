@@ -584,6 +584,8 @@ class Engine:
             else:
                 # the exception line of the traceback (the child sends "Type: message")
                 error = domain.one_line(event.get("error"))
+        elif code == 3:  # the child's exit code for a MemoryError it could not report
+            error = f"memory limit of {memory_mb} MB exceeded (memory_mb)"
         elif code < 0:
             name = signal.Signals(-code).name
             error = (f"the model process was killed by {name}: probably over the memory "

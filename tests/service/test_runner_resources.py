@@ -110,3 +110,16 @@ def test_a_run_above_a_ceiling_is_refused_naming_the_field(runner, cluster, make
     limits = cluster.runner.resource_limits()
     assert limits["max_memory_mb"] == 2048 and limits["default_memory_mb"] == 2048
     assert limits["max_timeout_s"] == 604800 and limits["default_timeout_s"] == 3600
+
+
+def test_a_limit_too_small_to_load_the_libraries_says_so(runner, cluster, make_model):
+    """Under ~500 MB of address space numpy / scipy cannot even be mapped: an ImportError
+    "failed to map segment" that is reported as the memory limit, not as a broken file."""
+    model = make_model()
+    execution = cluster.runner.create_execution({
+        "model_id": model["id"], "input": {"rows": [dict.fromkeys(FEATURES, 1.0)]},
+        "memory_mb": 300})
+    done = wait_final(cluster, execution["id"], timeout=60)
+    assert done["status"] == "failed", done
+    assert done["error"].startswith("memory limit of 300 MB exceeded (memory_mb)"), done["error"]
+    assert "site-packages" not in done["error"] and "/" not in done["error"].split(":", 1)[1]
