@@ -83,7 +83,7 @@ def test_resources_in_the_form_the_run_dialog_and_the_execution(
     detail = DeploymentDetailPage(page).expect_loaded(name)
     summary = deployment_resources(page)
     expect(summary).to_contain_text("Mémoire (Mo)")
-    expect(summary).to_contain_text("1024")
+    expect(summary).to_contain_text(re.compile(r"1\s?024"))
     expect(summary).to_contain_text("Délai maximal (s)")
     expect(summary).to_contain_text("120")
     screen(page, "resources-deployment-detail")
@@ -112,7 +112,8 @@ def test_resources_in_the_form_the_run_dialog_and_the_execution(
     expect(execution.general()).to_contain_text("Réussie", timeout=90_000)
     allocated = execution_resources(page)
     expect(allocated).to_contain_text("Ressources allouées")
-    expect(allocated.get_by_role("row").filter(has_text="Mémoire (Mo)")).to_contain_text("1024")
+    expect(allocated.get_by_role("row").filter(has_text="Mémoire (Mo)")).to_contain_text(
+        re.compile(r"1\s?024"))
     expect(allocated.get_by_role("row").filter(has_text="Délai maximal (s)")).to_contain_text("90")
     used = execution_usage(page)
     expect(used.get_by_role("row").filter(has_text="Mémoire maximale")).to_contain_text(
@@ -131,6 +132,6 @@ def test_resources_in_the_form_the_run_dialog_and_the_execution(
     # a viewer reads the deployment's resources (and cannot edit them)
     viewer = signed_in("viewer", f"/deployments/{deployment_id}")
     DeploymentDetailPage(viewer).expect_loaded(name)
-    expect(deployment_resources(viewer)).to_contain_text("1024")
+    expect(deployment_resources(viewer)).to_contain_text(re.compile(r"1\s?024"))
     expect(viewer.get_by_role("button", name="Modifier")).to_have_count(0)
     viewer.console_watch.assert_clean()

@@ -141,13 +141,13 @@ export function resourcesValid(value: ResourceValues, t: TFunction, limits?: Res
 
 /** "Mémoire (Mo)" / "Délai maximal (s)" of a saved deployment (null = the default). */
 export function ResourceSummary({ value, testId }: { value: ResourceValues; testId?: string }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const limits = useResourceLimits().data;
   const show = (field: ResourceField) => {
     const given = value[field];
-    if (given != null) return String(given);
+    if (given != null) return given.toLocaleString(i18n.language);
     const { fallback } = bounds(field, limits);
-    return fallback !== undefined ? t('resources.default_value', { value: fallback }) : t('resources.default');
+    return fallback !== undefined ? t('resources.default_value', { value: fallback.toLocaleString(i18n.language) }) : t('resources.default');
   };
   return (
     <Descriptions column={{ xs: 1, md: 2 }} size="small" data-testid={testId}>
