@@ -180,12 +180,6 @@ class Engine:
             raise validation_error("parameters.timeout_s",
                                    f"must be at most {ceiling:g} (max_execution_timeout_s)")
 
-    def timeout_of(self, params: dict[str, Any]) -> float:
-        """The run's timeout: its ``timeout_s``, else the global default; never above the
-        global maximum (which may have dropped since the run was queued)."""
-        wanted = params.get("timeout_s") or self.settings["default_execution_timeout_s"]
-        return min(float(wanted), float(self.settings["max_execution_timeout_s"]))
-
     def resources_of(self, doc: dict[str, Any]) -> dict[str, Any]:
         """What a run starting now gets: what it was given at creation (a run queued
         before resources existed: its parameters), within today's ceilings."""

@@ -72,27 +72,30 @@ def test_a_run_over_its_timeout_is_timed_out(runner, cluster, make_model, store)
 def test_a_deployment_run_takes_the_deployments_values_unless_the_run_overrides(
         runner, cluster, make_model, make_deployment, store):
     model = make_model()
-    x, _ = iris_frame()
     deployment = make_deployment(model, input_=None)
-    deployment.update(memory_mb=700, timeout_s=2)
+    deployment.update(memory_mb=1200, timeout_s=120)
     rows = {"rows": [dict.fromkeys(FEATURES, 1.0)]}
     inherited = cluster.runner.create_execution({"deployment_id": deployment["id"],
                                                  "input": rows})
-    assert inherited["resources"] == {"memory_mb": 700, "timeout_s": 2}
+    assert inherited["resources"] == {"memory_mb": 1200, "timeout_s": 120}
     own = cluster.runner.create_execution({"deployment_id": deployment["id"], "input": rows,
                                            "memory_mb": 1500})
-    assert own["resources"] == {"memory_mb": 1500, "timeout_s": 2}
-
-    # the deployment's timeout is honoured
-    slow = cluster.runner.create_execution({
-        "deployment_id": deployment["id"], "parameters": {"batch_size": 1},
-        "input": {"artifact": upload(store, slow_input(), "csv")}})
-    assert wait_final(cluster, slow["id"], timeout=30)["status"] == "timed_out"
+    assert own["resources"] == {"memory_mb": 1500, "timeout_s": 120}
     assert wait_final(cluster, inherited["id"])["status"] == "succeeded"
 
     # a re-run keeps what its source was given
     again = cluster.runner.rerun_execution(own["id"])
-    assert again["resources"] == {"memory_mb": 1500, "timeout_s": 2}
+    assert again["resources"] == {"memory_mb": 1500, "timeout_s": 120}
+
+    # the deployment's timeout is honoured
+    short = make_deployment(model, input_=None)
+    short.update(timeout_s=2)
+    slow = cluster.runner.create_execution({
+        "deployment_id": short["id"], "parameters": {"batch_size": 1},
+        "input": {"artifact": upload(store, slow_input(), "csv")}})
+    assert slow["resources"]["timeout_s"] == 2
+    done = wait_final(cluster, slow["id"], timeout=30)
+    assert done["status"] == "timed_out" and "timed out after 2 s" in done["error"], done
 
 
 def test_a_run_above_a_ceiling_is_refused_naming_the_field(runner, cluster, make_model):

@@ -166,3 +166,13 @@ describe('the execution detail', () => {
     expect(within(used).getByText('Durée').closest('tr')).toHaveTextContent('2.50 s');
   }, 60_000);
 });
+
+describe('the deployment detail', () => {
+  it('shows its resources in the user’s number format, the default when it has none', async () => {
+    const { ResourceSummary } = await import('./Resources');
+    renderPage(<ResourceSummary value={{ memory_mb: 1024, timeout_s: null }} testId="summary" />);
+    const summary = await screen.findByTestId('summary', ...SLOW);
+    expect(within(summary).getByText('Mémoire (Mo)').closest('tr')).toHaveTextContent(/1\s024/);
+    await waitFor(() => expect(within(summary).getByText('Délai maximal (s)').closest('tr')).toHaveTextContent('Par défaut (600)'), SLOW[1]);
+  }, 60_000);
+});
