@@ -391,8 +391,15 @@ class Runtime(DependencyProvider):
     def workdir(self) -> str:
         return tempfile.mkdtemp(prefix="exec-", dir=self.scratch)
 
-    def predictor(self, artifacts, file: dict[str, Any]) -> Predictor:
-        """The warm predictor of the model file, started (and downloaded) on first use."""
+    @staticmethod
+    def predictor_key(file: dict[str, Any], memory_mb: int) -> str:
+        return f"{file['sha256']}:{int(memory_mb)}"
+
+    def predictor(self, artifacts, file: dict[str, Any], memory_mb: int | None = None
+                  ) -> Predictor:
+        """The warm predictor of the model file under ``memory_mb`` (the deployment's,
+        default ``RUNNER_MEMORY_MB``), started (and downloaded) on first use."""
+        memory_mb = int(memory_mb or self.memory_mb)
 
         def load() -> Predictor:
             path = os.path.join(self.models_dir, f"{file['sha256']}.{file['format']}")
@@ -400,9 +407,9 @@ class Runtime(DependencyProvider):
                 partial = f"{path}.{uuid.uuid4().hex[:6]}.part"
                 artifacts.download_to(file["artifact_id"], partial)
                 os.replace(partial, path)
-            return Predictor(path, file["format"], self.memory_mb)
+            return Predictor(path, file["format"], memory_mb)
 
-        return self.cache.get(file["sha256"], load)
+        return self.cache.get(self.predictor_key(file, memory_mb), load)
 
 
 class RuntimeView:

@@ -658,19 +658,26 @@ class Engine:
         file = {"artifact_id": file["artifact_id"], "sha256": file["sha256"],
                 "format": file.get("format") or "joblib"}
         proba = bool(params.get("predict_proba"))
+        # The deployment's memory (capped by today's ceiling) bounds its predictor too.
+        memory_mb = resources.cap({"memory_mb": deployment.get("memory_mb")}, self.settings,
+                                  self.runtime.memory_mb)["memory_mb"]
         try:
-            predictor = self.runtime.predictor(self.repo.artifacts, file)
+            predictor = self.runtime.predictor(self.repo.artifacts, file, memory_mb)
             answer = predictor.predict(instances, domain.schema_names(schema) or None, proba,
                                        self.runtime.predict_timeout_s)
         except PredictorError as exc:
             if exc.crashed or exc.timeout:
-                self.runtime.cache.discard(file["sha256"])
+                self.runtime.cache.discard(self.runtime.predictor_key(file, memory_mb))
                 raise ServiceUnavailable(f"the model process stopped: {exc}") from None
+            if exc.load and exc.memory:
+                raise Conflict(f"memory limit of {memory_mb} MB exceeded (memory_mb) while "
+                               f"loading the model", {"model_id": model.get("id"),
+                                                      "memory_mb": memory_mb}) from None
             if exc.load:
                 raise Conflict(str(exc), {"model_id": model.get("id")}) from None
             if exc.memory:
                 raise InvalidInputData(
-                    f"memory limit exceeded (RUNNER_MEMORY_MB={self.runtime.memory_mb})",
+                    f"memory limit of {memory_mb} MB exceeded (memory_mb)",
                     {"reason": str(exc)}) from None
             raise InvalidInputData(f"the model rejected the input: {exc}",
                                    {"reason": str(exc)}) from None

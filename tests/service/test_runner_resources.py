@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ValidationError
+from shared.errors import Conflict, ValidationError
 from shared.testing.runner import (
     FEATURES,
     all_logs,
@@ -126,3 +126,18 @@ def test_a_limit_too_small_to_load_the_libraries_says_so(runner, cluster, make_m
     assert done["status"] == "failed", done
     assert done["error"].startswith("memory limit of 300 MB exceeded (memory_mb)"), done["error"]
     assert "site-packages" not in done["error"] and "/" not in done["error"].split(":", 1)[1]
+
+
+def test_online_predictions_run_under_the_deployments_memory(runner, cluster, make_model,
+                                                             make_deployment):
+    model = make_model()
+    instance = [dict.fromkeys(FEATURES, 1.0)]
+    roomy = make_deployment(model)
+    roomy.update(memory_mb=1024)
+    assert len(cluster.runner.predict(roomy["id"], instance)["predictions"]) == 1
+    starved = make_deployment(model)  # same model file, its own predictor and limit
+    starved.update(memory_mb=300)
+    with pytest.raises(Conflict) as caught:
+        cluster.runner.predict(starved["id"], instance)
+    assert "memory limit of 300 MB exceeded (memory_mb)" in str(caught.value)
+    assert len(cluster.runner.predict(roomy["id"], instance)["predictions"]) == 1

@@ -226,7 +226,8 @@ function History({ deployment }: { deployment: Deployment }) {
           {
             title: t('deployments.history.field'),
             dataIndex: 'field',
-            render: (field: string) => t(`deployments.fields.${field}`, { defaultValue: field }),
+            // memory_mb / timeout_s are labelled by the "resources" strings
+            render: (field: string) => t(`deployments.fields.${field}`, { defaultValue: t(`resources.${field}`, { defaultValue: field }) }),
           },
           { title: t('deployments.history.old'), key: 'old', render: (_, change) => <Typography.Text delete>{show(change.field, change.old)}</Typography.Text> },
           { title: t('deployments.history.new'), key: 'new', render: (_, change) => <Typography.Text strong>{show(change.field, change.new)}</Typography.Text> },
