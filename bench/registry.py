@@ -18,6 +18,16 @@ Then the RPC round trip: ``bench_echo.echo("x")`` (a trivial nameko service run 
 ``ServiceRunner`` in a subprocess) vs a bare kombu request/reply echo (subprocess)
 on the same broker vhost, ``BENCH_RPC_CALLS`` sequential calls per round.
 
+Then the Exécutions list: ``BENCH_EXECUTIONS`` (100,000) executions bulk-inserted into
+the runner's collection and its list index reloaded, then ``GET /executions`` (the
+default view, a status, a week of one department, page 200 by duration) against one
+``GET /models/{id}`` in the same round (target: p95 ≤ 3×).
+
+Then the upload of a small model file until ``ready`` (``PUT /models/{id}/file``
+answers once the sandboxed inspection is done), ``BENCH_UPLOADS`` per round, against
+a cold inspector child (``python -m shared.modelfile.inspect`` on the same file: what
+each upload paid before the zygote), timed in the same round. Target: < 300 ms.
+
 Figures are medians over rounds of per-round ratios; absolute p50/p95 are over all
 samples of the path.
 """
@@ -57,6 +67,10 @@ TAGS = ["prod", "staging", "experimental", "gdpr", "monthly", "daily", "v2", "le
 
 # (label, gateway query string params, the registry query the gateway sends)
 QUERIES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    # What the Modèles page opens on: every model, newest first, page 1.
+    ("default", {"per_page": 20}, {"page": 1, "per_page": 20}),
+    ("deep", {"sort": "name", "page": 400, "per_page": 20},
+     {"sort": "name", "page": 400, "per_page": 20}),
     # Matches nothing through an index: what is left is the fixed cost of each layer.
     ("empty", {"department": "Nowhere", "per_page": 20},
      {"department": "Nowhere", "page": 1, "per_page": 20}),
@@ -126,6 +140,8 @@ def model_documents(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def insert_models(plat: Platform, count: int) -> float:
+    """Bulk-insert ``count`` models behind the registry's back, then have it reload its
+    list index (as after any bulk import); the seconds it took."""
     import pymongo
 
     client = pymongo.MongoClient(plat.mongo_uri, tz_aware=True)
@@ -135,9 +151,105 @@ def insert_models(plat: Platform, count: int) -> float:
         docs = model_documents(count)
         for start in range(0, len(docs), 1000):
             collection.insert_many(docs[start:start + 1000], ordered=False)
+        reload_list_index(plat)
         return time.monotonic() - began
     finally:
         client.close()
+
+
+def reload_list_index(plat: Platform, service: str = "registry") -> int:
+    """Documents inserted behind a service's back: it reloads its list index."""
+    from services.gateway.rpc import RpcPool
+
+    pool = RpcPool({"AMQP_URI": plat.amqp_uri}, timeout=600, size=1)
+    try:
+        context = {"request_id": "bench", "username": "admin", "roles": ["admin"]}
+        return pool.call(service, "reload_list_index", context=context)["documents"]
+    finally:
+        pool.close()
+
+
+def execution_documents(count: int, seed: int = 11) -> list[dict[str, Any]]:
+    """``count`` finished or queued executions in the shape the runner stores."""
+    from bson import ObjectId
+
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    models = [str(ObjectId()) for _ in range(200)]
+    statuses = ["succeeded"] * 8 + ["failed", "timed_out", "cancelled", "queued"]
+    docs = []
+    for i in range(count):
+        created = base + timedelta(seconds=i * 90 + rng.randint(0, 60))
+        status = rng.choice(statuses)
+        duration = round(rng.uniform(0.2, 30), 3)
+        done = status != "queued"
+        docs.append({
+            "status": status, "trigger": rng.choice(["manual", "schedule", "api", "rerun"]),
+            "model_id": rng.choice(models), "deployment_id": None,
+            "department": rng.choice(DEPARTMENTS), "region": rng.choice(REGIONS),
+            "created_by": rng.choice(["datascientist", "business"]), "parameters": {},
+            "input": {"rows": rng.randint(1, 5000), "filename": "input.csv"},
+            "created_at": created,
+            "started_at": created + timedelta(seconds=1) if done else None,
+            "finished_at": created + timedelta(seconds=1 + duration) if done else None,
+            "duration_s": duration if done else None, "attempt": 1, "published": True,
+        })
+    return docs
+
+
+def bench_executions(plat: Platform, report: Report, rounds: int, count: int) -> None:
+    """GET /executions at ``count`` executions (the Exécutions page) vs one GET /models/{id}."""
+    import pymongo
+    import requests
+
+    client = pymongo.MongoClient(plat.mongo_uri, tz_aware=True)
+    session = requests.Session()
+    try:
+        collection = client[plat.mongo_db]["executions"]
+        began = time.monotonic()
+        docs = execution_documents(count)
+        for start in range(0, len(docs), 2000):
+            collection.insert_many(docs[start:start + 2000], ordered=False)
+        report.note(f"setup: {count} executions bulk-inserted in "
+                    f"{time.monotonic() - began:.1f} s; the runner's list index reloaded "
+                    f"({reload_list_index(plat, 'runner')} executions)")
+        one_id = next(client[plat.mongo_db]["models"].find({}, {"_id": 1}).limit(1))["_id"]
+
+        def get(path, params=None):
+            def call():
+                response = session.get(plat.api(path), params=params, timeout=120,
+                                       headers=plat.stack.auth(plat.token()))
+                response.raise_for_status()
+                return response.json()
+            return call
+
+        shapes = [("default", {}), ("status", {"status": "failed"}),
+                  ("period", {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:00Z",
+                              "department": "Finance"}),
+                  ("deep", {"sort": "duration_s", "page": 200})]
+        for label, params in shapes:
+            paths = {"list": get("/executions", {**params, "per_page": 20}),
+                     "get_one": get(f"/models/{one_id}")}
+            for fn in paths.values():
+                _timed(fn, 2)
+            samples: dict[str, list[float]] = {p: [] for p in paths}
+            ratios = []
+            for _ in range(rounds):
+                got = {p: _timed(fn, 6) for p, fn in paths.items()}
+                for p, values in got.items():
+                    samples[p] += values
+                ratios.append(percentile(got["list"], 95) / percentile(got["get_one"], 95))
+            abs_ = {p: summarize(v) for p, v in samples.items()}
+            report.figure(
+                f"executions_{label}",
+                f"GET /executions p50 {fmt(abs_['list']['p50_ms'])} ms p95 "
+                f"{fmt(abs_['list']['p95_ms'])} ms vs one GET /models/{{id}} p95 "
+                f"{fmt(abs_['get_one']['p95_ms'])} ms: x{fmt(median(ratios))} (target <= 3), "
+                f"{count} executions", params=params, absolute=abs_,
+                ratio_list_over_get_one_p95=median(ratios), executions=count)
+    finally:
+        client.close()
+        session.close()
 
 
 def _timed(fn, n: int) -> list[float]:
@@ -171,6 +283,14 @@ def bench_lists(plat: Platform, report: Report, rounds: int, requests_per: int) 
             return response.json()
         return call
 
+    one_id = next(models.find({}, {"_id": 1}).limit(1))["_id"]
+
+    def get_one():
+        headers = plat.stack.auth(plat.token())
+        response = session.get(plat.api(f"/models/{one_id}"), headers=headers, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
     def rpc_call(query):
         return lambda: pool.call("registry", "list_models", dict(query), context=context)
 
@@ -192,9 +312,10 @@ def bench_lists(plat: Platform, report: Report, rounds: int, requests_per: int) 
         for label, params, query in QUERIES:
             split: dict[str, list[float]] = {"count": [], "find": []}
             paths = {"gateway": gateway_call(params), "rpc": rpc_call(query),
-                     "pymongo": mongo_call(query)}
+                     "pymongo": mongo_call(query), "get_one": get_one}
             # Same answer on every path, or the comparison means nothing.
-            g, r, (total, items) = paths["gateway"](), paths["rpc"](), paths["pymongo"]()
+            g, r = paths["gateway"](), paths["rpc"]()
+            total, items = paths["pymongo"]()
             ids = [str(d["_id"]) for d in items]
             if not (g["total"] == r["total"] == total
                     and [m["id"] for m in g["items"]] == [m["id"] for m in r["items"]] == ids):
@@ -227,11 +348,16 @@ def bench_lists(plat: Platform, report: Report, rounds: int, requests_per: int) 
             ratio_rpc_mongo_p50 = median([per_round["rpc"][i]["p50_ms"]
                                           / per_round["pymongo"][i]["p50_ms"]
                                           for i in range(rounds)])
+            ratio_get_one_p95 = median([per_round["gateway"][i]["p95_ms"]
+                                        / per_round["get_one"][i]["p95_ms"]
+                                        for i in range(rounds)])
             abs_ = {p: summarize(s) for p, s in samples.items()}
             report.figure(
                 f"list_{label}",
                 f"gateway p50 {fmt(abs_['gateway']['p50_ms'])} ms p95 "
-                f"{fmt(abs_['gateway']['p95_ms'])} ms | rpc p50 {fmt(abs_['rpc']['p50_ms'])} ms "
+                f"{fmt(abs_['gateway']['p95_ms'])} ms | vs one GET /models/{{id}} p95 "
+                f"{fmt(abs_['get_one']['p95_ms'])} ms: x{fmt(ratio_get_one_p95)} (target <= 3) "
+                f"| rpc p50 {fmt(abs_['rpc']['p50_ms'])} ms "
                 f"p95 {fmt(abs_['rpc']['p95_ms'])} ms | pymongo p50 "
                 f"{fmt(abs_['pymongo']['p50_ms'])} ms p95 {fmt(abs_['pymongo']['p95_ms'])} ms | "
                 f"gateway/pymongo p50 x{fmt(ratio_gw_mongo_p50)} p95 x{fmt(ratio_gw_mongo_p95)} | "
@@ -241,6 +367,7 @@ def bench_lists(plat: Platform, report: Report, rounds: int, requests_per: int) 
                 f"{fmt(percentile(split['find'], 50) * 1000)} ms | matched={total} "
                 f"n={n}x{rounds}/path",
                 params=params, absolute=abs_, per_round=per_round,
+                ratio_gateway_over_get_one_p95=ratio_get_one_p95,
                 ratio_gateway_over_pymongo_p50=ratio_gw_mongo_p50,
                 ratio_gateway_over_pymongo_p95=ratio_gw_mongo_p95,
                 ratio_gateway_over_rpc_p50=ratio_gw_rpc_p50,
@@ -323,29 +450,96 @@ def bench_rpc_roundtrip(plat: Platform, report: Report, rounds: int, calls: int)
         stop_helper(kombu_server_opts)
 
 
+def bench_upload(plat: Platform, report: Report, rounds: int, uploads: int) -> None:
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import requests
+
+    from shared.config import ROOT
+    from shared.testing import modelfiles as mf
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-upload-"))
+    model_path = mf.write_joblib(directory, mf.fitted_logreg(), name="iris.joblib")
+    session = requests.Session()
+    headers = plat.stack.auth(plat.token())
+
+    def upload_until_ready() -> float:
+        response = session.post(plat.api("/models"), headers=headers, timeout=60, json={
+            "name": f"bench-upload-{random.randrange(10**9)}", "type": "classification",
+            "framework": "scikit-learn", "department": "Bench", "region": "EMEA"})
+        response.raise_for_status()
+        model_id = response.json()["id"]
+        began = time.perf_counter()
+        with open(model_path, "rb") as handle:
+            response = session.put(plat.api(f"/models/{model_id}/file"), headers=headers,
+                                   timeout=120, files={"file": (model_path.name, handle)})
+        took = time.perf_counter() - began
+        if response.status_code != 200 or response.json().get("status") != "ready":
+            raise RuntimeError(f"upload: HTTP {response.status_code} {response.text[:300]}")
+        return took
+
+    def cold_child() -> float:
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "shared.modelfile.inspect", str(model_path)],
+                       cwd=str(ROOT), check=True, capture_output=True, timeout=120)
+        return time.perf_counter() - began
+
+    upload_until_ready()  # the first one may wait for the registry's zygote to be up
+    gateway: list[float] = []
+    cold: list[float] = []
+    ratios: list[float] = []
+    for _ in range(rounds):
+        round_gateway = [upload_until_ready() for _ in range(uploads)]
+        round_cold = [cold_child() for _ in range(max(1, uploads // 4))]
+        gateway += round_gateway
+        cold += round_cold
+        ratios.append(median(round_gateway) / median(round_cold))
+    report.figure(
+        "upload_until_ready",
+        f"p50 {fmt(median(gateway) * 1000, 0)} ms, p95 {fmt(percentile(gateway, 95) * 1000, 0)} ms "
+        f"(target < 300 ms); a cold inspector child alone p50 "
+        f"{fmt(median(cold) * 1000, 0)} ms; ratio ×{fmt(median(ratios))}",
+        upload=summarize(gateway), cold_child=summarize(cold), ratio=median(ratios),
+        target_ms=300)
+
+
 def run(argv: list[str] | None = None) -> Report:
     models = env_int("BENCH_MODELS", 10_000)
     rounds = env_int("BENCH_ROUNDS", 5)
     requests_per = env_int("BENCH_REQUESTS", 8)
     rpc_calls = env_int("BENCH_RPC_CALLS", 300)
+    uploads = env_int("BENCH_UPLOADS", 8)
+    executions = env_int("BENCH_EXECUTIONS", 100_000)
     report = Report(NAME, params={
         "models": models, "rounds": rounds, "requests_per_path_per_round": requests_per,
         "rpc_calls_per_round": rpc_calls,
         "client": "sequential: one requests.Session (keep-alive), one RpcPool lease, "
                   "one pymongo client; one request in flight at a time",
     })
-    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,rpc").split(",")
+    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,executions,rpc,upload").split(",")
     report.params["parts"] = parts
     with platform(NAME) as plat:
         if "lists" in parts:
             progress(NAME, f"inserting {models} model documents")
             took = insert_models(plat, models)
-            report.note(f"setup: {models} models bulk-inserted in {took:.1f} s (not measured)")
+            report.note(f"setup: {models} models bulk-inserted and indexed in {took:.1f} s "
+                        "(not measured)")
             progress(NAME, "list/filter latencies")
             bench_lists(plat, report, rounds, requests_per)
+        if "executions" in parts:
+            progress(NAME, f"the Exécutions list at {executions} executions")
+            if "lists" not in parts:
+                insert_models(plat, 10)
+            bench_executions(plat, report, rounds, executions)
         if "rpc" in parts:
             progress(NAME, "RPC round trip")
             bench_rpc_roundtrip(plat, report, rounds, rpc_calls)
+        if "upload" in parts:
+            progress(NAME, "upload of a small model file until ready")
+            bench_upload(plat, report, rounds, uploads)
     report.write()
     return report
 

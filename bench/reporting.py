@@ -34,7 +34,7 @@ from bench.common import (
     progress,
     summarize,
 )
-from bench.registry import insert_models
+from bench.registry import insert_models, reload_list_index
 
 NAME = "reporting"
 STATUSES = ["succeeded"] * 8 + ["failed", "cancelled"]
@@ -87,6 +87,7 @@ def seed(plat: Platform, models: int, executions: int) -> tuple[float, float, st
                 batch = []
         if batch:
             db["executions"].insert_many(batch, ordered=False)
+        reload_list_index(plat, "runner")  # written behind the runner's back
         return took_models, time.monotonic() - began, str(stored[0]["_id"])
     finally:
         client.close()

@@ -10,9 +10,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+import eventlet
+from bson import ObjectId
 from pymongo import ReturnDocument
 
 from shared.errors import NotFound
+from shared.listindex import ListIndex
 from shared.mongo import Repository, isoformat, object_id
 
 COLLECTION = "deployments"
@@ -64,9 +67,32 @@ class Deployments(Repository):
         ]
     }
 
+    #: What the list filters, sorts and searches on (services.deployer.domain).
+    LIST_FIELDS = ("name", "description", "created_at", "updated_at", "status", "next_run_at",
+                   "department", "region", "model_id")
+    LIST_EXACT = ("department", "region", "status", "model_id")
+
+    def setup(self) -> None:
+        super().setup()
+        self.list_index = ListIndex(COLLECTION, self.LIST_FIELDS, exact=self.LIST_EXACT,
+                                    search=("name", "description"))
+        self.list_index.ensure_indexes(self.db)
+
+    def start(self) -> None:
+        self.list_index.load_in_background(self.db, eventlet.spawn_n)
+
     @property
     def col(self):
         return self.db[COLLECTION]
+
+    def _changed(self, oid: Any) -> None:
+        """A write of a listed field: every replica's list index learns it."""
+        self.list_index.record(self.db, oid)
+
+    def reload_list_index(self) -> int:
+        """After the collection was written from outside the deployer (a restore)."""
+        self.list_index.load_in_background(self.db, lambda load: load())
+        return self.list_index.size
 
     def _get_doc(self, deployment_id: str) -> dict[str, Any]:
         doc = self.col.find_one({"_id": object_id(deployment_id, "deployment")})
@@ -86,6 +112,7 @@ class Deployments(Repository):
     def insert(self, doc: dict[str, Any]) -> dict[str, Any]:
         result = self.col.insert_one(doc)
         doc["_id"] = result.inserted_id
+        self._changed(doc["_id"])
         return to_api(doc)
 
     def update(
@@ -106,12 +133,14 @@ class Deployments(Repository):
             if expect:
                 return None
             raise NotFound(f"deployment {deployment_id!r} not found", {"id": deployment_id})
+        self._changed(doc["_id"])
         return to_api(doc)
 
     def delete(self, deployment_id: str) -> dict[str, Any]:
         doc = self.col.find_one_and_delete({"_id": object_id(deployment_id, "deployment")})
         if doc is None:
             raise NotFound(f"deployment {deployment_id!r} not found", {"id": deployment_id})
+        self._changed(doc["_id"])
         return to_api(doc)
 
     def set_input(
@@ -125,6 +154,7 @@ class Deployments(Repository):
         )
         if before is None:
             raise NotFound(f"deployment {deployment_id!r} not found", {"id": deployment_id})
+        self._changed(before["_id"])
         return self.get(deployment_id), before.get("input")
 
     def search(
@@ -138,15 +168,19 @@ class Deployments(Repository):
         if query.get("q"):
             pattern = {"$regex": re.escape(query["q"]), "$options": "i"}
             mongo["$or"] = [{"name": pattern}, {"description": pattern}]
-        total = self.col.count_documents(mongo)
-        cursor = (
-            self.col.find(mongo, {"history": 0})
-            .sort(sort + [("_id", -1)])
-            .skip((page - 1) * per_page)
-            .limit(per_page)
-        )
+        order = sort + [("_id", -1)]
+        skip = (page - 1) * per_page
+        found = self.list_index.page(self.db, mongo, order, skip, per_page, eventlet.spawn_n)
+        if found is not None:  # the list index decided the page: read only its documents
+            ids, total = found
+            docs = {d["_id"]: d for d in self.col.find({"_id": {"$in": ids}}, {"history": 0})}
+            items = [docs[i] for i in ids if i in docs]
+        else:
+            total = self.col.count_documents(mongo)
+            items = list(self.col.find(mongo, {"history": 0}).sort(order).skip(skip)
+                         .limit(per_page))
         return {
-            "items": [to_api(d, history=False) for d in cursor],
+            "items": [to_api(d, history=False) for d in items],
             "total": total,
             "page": page,
             "per_page": per_page,
@@ -185,6 +219,8 @@ class Deployments(Repository):
         ]
         if ids:
             self.col.update_many({"model_id": model_id}, {"$set": {**fields, "updated_at": now}})
+            for changed in ids:
+                self._changed(ObjectId(changed))
         return ids
 
     def set_next_run_at(self, deployment_id: str, next_run_at: datetime) -> bool:
@@ -204,6 +240,8 @@ class Deployments(Repository):
             },
             {"$set": {"next_run_at": next_run_at}},
         )
+        if result.modified_count == 1:
+            self._changed(oid)
         return result.modified_count == 1
 
     def set_last_execution(self, deployment_id: str, summary: dict[str, Any]) -> bool:

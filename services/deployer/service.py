@@ -101,6 +101,12 @@ class DeployerService:
         return domain.refresh_next_run_at(self.deployments.get(deployment_id), utcnow())
 
     @rpc(expected_exceptions=EXPECTED)
+    def reload_list_index(self) -> dict[str, Any]:
+        """Reload this replica's list index (after ``deployments`` was written from outside
+        the deployer: a restore); ``{"documents": n}`` once loaded."""
+        return {"documents": self.deployments.reload_list_index()}
+
+    @rpc(expected_exceptions=EXPECTED)
     def list_deployments(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """``{items, total, page, per_page}``; query keys q, department, region, status,
         model_id, sort (e.g. ``-created_at``), page, per_page (≤ 200). Raises ValidationError."""

@@ -11,8 +11,11 @@ from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from services.registry import domain
 from shared.errors import Conflict, NotFound
+from shared.listindex import ListIndex
 from shared.modelfile import inspect_artifact
+from shared.modelfile.sandbox import stop_zygote, zygote
 from shared.mongo import Repository, isoformat, object_id, utcnow
 
 MODELS = "models"
@@ -70,9 +73,38 @@ class ModelRepository(Repository):
         ]
     }
 
+    #: What the lists filter, sort and search on (services.registry.domain).
+    LIST_FIELDS = ("name", "description", "version", "created_at", "updated_at", "type",
+                   "framework", "department", "region", "status", "tags")
+    #: Those filtered by equality (``tags`` by ``$all``).
+    LIST_EXACT = ("department", "region", "status", "type", "framework", "tags")
+
+    def setup(self) -> None:
+        super().setup()
+        self.list_index = ListIndex(MODELS, self.LIST_FIELDS, exact=self.LIST_EXACT,
+                                    search=domain.SEARCHED)
+        self.list_index.ensure_indexes(self.db)
+
+    def start(self) -> None:
+        self.list_index.load_in_background(self.db, eventlet.spawn_n)
+
     @property
     def models(self):
         return self.db[MODELS]
+
+    def _changed(self, model_id: Any) -> None:
+        """Every write of a model: the list index of every replica learns it."""
+        self.list_index.record(self.db, model_id)
+
+    def indexed_facets(self, fields: tuple[str, ...]) -> dict[str, list[str]] | None:
+        """The facets from the list index (exact, no scan); None while it loads."""
+        return self.list_index.values(fields)
+
+    def reload_list_index(self) -> int:
+        """After the collection was written from outside (a restore, a bulk import):
+        reload now (lists answer from the database meanwhile); the documents indexed."""
+        self.list_index.load_in_background(self.db, lambda load: load())
+        return self.list_index.size
 
     def _get_doc(self, model_id: str) -> dict[str, Any]:
         doc = self.models.find_one({"_id": object_id(model_id, "model")})
@@ -101,6 +133,7 @@ class ModelRepository(Repository):
         except DuplicateKeyError:
             raise _conflict(fields["name"], fields["version"]) from None
         doc["_id"] = result.inserted_id
+        self._changed(doc["_id"])
         return to_model(doc)
 
     def update(self, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -118,12 +151,14 @@ class ModelRepository(Repository):
             ) from None
         if doc is None:
             raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        self._changed(oid)
         return to_model(doc)
 
     def delete(self, model_id: str) -> dict[str, Any]:
         doc = self.models.find_one_and_delete({"_id": object_id(model_id, "model")})
         if doc is None:
             raise NotFound(f"model {model_id!r} not found", {"id": model_id})
+        self._changed(doc["_id"])
         if doc.get("file"):
             self.artifacts.delete(doc["file"].get("artifact_id"))
         return to_model(doc)
@@ -131,6 +166,13 @@ class ModelRepository(Repository):
     def list(
         self, filter_: dict[str, Any], sort: list[tuple[str, int]], skip: int, limit: int
     ) -> tuple[list[dict[str, Any]], int]:
+        """A page and its total: decided by the list index, then only the page's
+        documents are read; the database answers while the index is not ready."""
+        found = self.list_index.page(self.db, filter_, sort, skip, limit, eventlet.spawn_n)
+        if found is not None:
+            ids, total = found
+            docs = {doc["_id"]: doc for doc in self.models.find({"_id": {"$in": ids}})}
+            return [to_model(docs[i]) for i in ids if i in docs], total
         total = self.models.count_documents(filter_)
         cursor = self.models.find(filter_).sort(sort).skip(skip).limit(limit)
         return [to_model(doc) for doc in cursor], total
@@ -220,6 +262,7 @@ class ModelRepository(Repository):
         )
         if previous is None:
             return None
+        self._changed(previous["_id"])
         old = (previous.get("file") or {}).get("artifact_id")
         if old and old != artifact_id:
             self.artifacts.delete(old)
@@ -269,7 +312,8 @@ class ModelRepository(Repository):
 class Inspector(DependencyProvider):
     """Runs the sandboxed model-file inspector, a few at a time.
 
-    Each inspection is a child process of up to ``INSPECT_MEMORY_MB``; the
+    Each inspection is a child process of up to ``INSPECT_MEMORY_MB``, forked from
+    the warm zygote the service starts with (``shared.modelfile.zygote``); the
     semaphore (``INSPECT_CONCURRENCY``) keeps a burst of uploads from
     starting one such child per worker at once.
     """
@@ -283,6 +327,17 @@ class Inspector(DependencyProvider):
         self.max_inflated_mb = float(config.get("INSPECT_MAX_INFLATED_MB", 1024))
         self.max_ratio = float(config.get("INSPECT_MAX_RATIO", 100))
         self.slots = eventlet.semaphore.Semaphore(int(config.get("INSPECT_CONCURRENCY", 2)))
+
+    def start(self) -> None:
+        server = zygote()  # the warm parent of the inspection children
+        if server is not None:
+            eventlet.spawn_n(server.warm)
+
+    def stop(self) -> None:
+        stop_zygote()
+
+    def kill(self) -> None:
+        stop_zygote()
 
     def get_dependency(self, worker_ctx) -> Inspector:
         return self

@@ -135,6 +135,8 @@ QUERY_KEYS = (
     "per_page",
 )
 Q_MAX = limits.QUERY_MAX
+#: What ``q`` searches (case-insensitive, anywhere in the text).
+SEARCHED = ("name", "description")
 
 
 def parse_sort(value: str | None) -> list[tuple[str, int]]:
@@ -245,7 +247,7 @@ def build_list_query(query: dict[str, Any] | None) -> ListQuery:
         else:
             # SecantusDB has no $text: escaped case-insensitive regex.
             pattern = {"$regex": re.escape(q.strip()), "$options": "i"}
-            mongo["$or"] = [{"name": pattern}, {"description": pattern}]
+            mongo["$or"] = [{field: pattern} for field in SEARCHED]
     page = _int(query.get("page"), "page", errors, 1, limits.PAGE_MAX, 1)
     per_page = _int(query.get("per_page"), "per_page", errors, 1, PER_PAGE_MAX, PER_PAGE_DEFAULT)
     try:

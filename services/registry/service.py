@@ -101,13 +101,23 @@ class RegistryService:
         return {"items": items, "total": total, "page": parsed.page, "per_page": parsed.per_page}
 
     @rpc(expected_exceptions=EXPECTED)
+    def reload_list_index(self) -> dict[str, Any]:
+        """Reload this replica's list index from the collection (after the collection was
+        written from outside the registry: a restore, a bulk import); lists answer from
+        the database until it is loaded. ``{"documents": n}`` once loaded."""
+        return {"documents": self.repo.reload_list_index()}
+
+    @rpc(expected_exceptions=EXPECTED)
     def model_facets(self) -> dict[str, list[str]]:
         """The values the list filters offer, taken from the data, e.g.
         ``{"department": ["Finance", "RH"], "region": ["Asie", "Europe"],
         "status": ["draft", "ready"], "type": [...], "framework": [...]}``.
         """
-        # Computed at most every FACETS_CACHE_S per process: a full scan at 10,000 models
-        # is seconds on SecantusDB, and every opening of the Modèles page asks.
+        indexed = self.repo.indexed_facets(domain.FACETS)
+        if indexed is not None:
+            return indexed
+        # While the list index loads: computed at most every FACETS_CACHE_S per process
+        # (a full scan at 10,000 models is seconds on SecantusDB).
         ttl = float(self.config.get("FACETS_CACHE_S", 30))
         now = time.monotonic()
         cached = _FACETS_CACHE.get(self._facets_key())

@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import eventlet
 import pymongo
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
@@ -27,6 +28,7 @@ from services.runner import domain
 from services.runner.domain import FINAL, QUEUED, RUNNING
 from services.runner.sandbox import Predictor, PredictorCache
 from shared.errors import NotFound
+from shared.listindex import ListIndex
 from shared.mongo import Repository, object_id, retry_db, utcnow
 
 EXECUTIONS, LOGS = "executions", "execution_logs"
@@ -42,10 +44,30 @@ class ExecutionRepository(Repository):
     """
 
     retry_s = 60.0
+    #: What the Exécutions list filters and sorts on (services.runner.domain.list_query).
+    LIST_FIELDS = ("deployment_id", "model_id", "created_by", "department", "region",
+                   "rerun_of", "status", "trigger", *domain.SORT_FIELDS)
+    LIST_EXACT = ("deployment_id", "model_id", "created_by", "department", "region",
+                  "rerun_of", "status", "trigger")
 
     def setup(self) -> None:
         super().setup()
         self.retry_s = float(self.container.config.get("RUNNER_DB_RETRY_S") or 60)
+        self.list_index = ListIndex(EXECUTIONS, self.LIST_FIELDS, exact=self.LIST_EXACT)
+        self.list_index.ensure_indexes(self.db)
+
+    def start(self) -> None:
+        self.list_index.load_in_background(self.db, eventlet.spawn_n)
+
+    def _changed(self, oid) -> None:
+        """A write of a listed field (a new execution, a state change, a purge): every
+        replica's list index learns it (retried through an outage, as the write was)."""
+        self._retried(lambda: self.list_index.record(self.db, oid), "list change")
+
+    def reload_list_index(self) -> int:
+        """After ``executions`` was written from outside the runner (a restore)."""
+        self.list_index.load_in_background(self.db, lambda load: load())
+        return self.list_index.size
 
     def _retried(self, operation, what: str):
         return retry_db(operation, self.retry_s, what)
@@ -82,6 +104,7 @@ class ExecutionRepository(Repository):
         """Insert; with an ``idempotency_key`` already used, the existing one (False)."""
         try:
             self.db[EXECUTIONS].insert_one(doc)
+            self._changed(doc["_id"])
             return doc, True
         except DuplicateKeyError:
             existing = self.db[EXECUTIONS].find_one({"idempotency_key": doc["idempotency_key"]})
@@ -106,8 +129,15 @@ class ExecutionRepository(Repository):
         return self.db[EXECUTIONS].find_one({"idempotency_key": key})
 
     def list(self, filters: dict, sort: list, page: int, per_page: int) -> tuple[list, int]:
-        cursor = (self.db[EXECUTIONS].find(filters).sort(sort)
-                  .skip((page - 1) * per_page).limit(per_page))
+        """A page and its total: decided by the list index, then only the page's
+        documents are read; the database answers while the index is not ready."""
+        skip = (page - 1) * per_page
+        found = self.list_index.page(self.db, filters, sort, skip, per_page, eventlet.spawn_n)
+        if found is not None:
+            ids, total = found
+            docs = {d["_id"]: d for d in self.db[EXECUTIONS].find({"_id": {"$in": ids}})}
+            return [docs[i] for i in ids if i in docs], total
+        cursor = (self.db[EXECUTIONS].find(filters).sort(sort).skip(skip).limit(per_page))
         return list(cursor), self.db[EXECUTIONS].count_documents(filters)
 
     def export(self, cursor: dict[str, Any] | None, limit: int
@@ -178,7 +208,10 @@ class ExecutionRepository(Repository):
             return self.db[EXECUTIONS].find_one_and_update(
                 query, update, return_document=ReturnDocument.AFTER)
 
-        return self._retried(write, "execution state write") if retry else write()
+        doc = self._retried(write, "execution state write") if retry else write()
+        if doc is not None and set(update.get("$set") or ()) & set(self.LIST_FIELDS):
+            self._changed(doc["_id"])  # not a lease renewal: a state the lists show
+        return doc
 
     def claim(self, oid, runner_id: str, lease_s: float) -> dict[str, Any] | None:
         """queued → running for ``runner_id`` (attempt 1)."""
@@ -290,6 +323,7 @@ class ExecutionRepository(Repository):
             self.artifacts.delete((doc.get("result") or {}).get("artifact_id"))
             self.db[LOGS].delete_many({"execution_id": str(doc["_id"])})
             self.db[EXECUTIONS].delete_one({"_id": doc["_id"]})
+            self._changed(doc["_id"])
         return len(docs)
 
     def purge_logs(self, before: datetime) -> int:

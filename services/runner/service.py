@@ -76,6 +76,12 @@ class RunnerService:
         return domain.to_dict(self.repo.get(execution_id))
 
     @rpc(expected_exceptions=EXPECTED)
+    def reload_list_index(self) -> dict[str, Any]:
+        """Reload this replica's list index (after ``executions`` was written from outside
+        the runner: a restore, a bulk import); ``{"documents": n}`` once loaded."""
+        return {"documents": self.repo.reload_list_index()}
+
+    @rpc(expected_exceptions=EXPECTED)
     def list_executions(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """``{items, total, page, per_page}``; query keys deployment_id, model_id, status,
         trigger, created_by, department, region, from / to (ISO 8601, on created_at: from

@@ -6,7 +6,8 @@ on stdout: ``{"ok": true, "format", "estimator", "sklearn_version",
 "warnings"}`` or ``{"ok": false, "reason", "message", "offending_global"}``.
 
 ``--memory-mb`` sets RLIMIT_AS first thing, before the file is opened; the
-parent enforces the wall-clock timeout.
+parent enforces the wall-clock timeout. :func:`run` is the same inspection for a
+child forked from the warm zygote (``shared.modelfile.zygote``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,59 @@ def _limit_memory(megabytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def run(path: str, memory_mb: int = 0, max_inflated_mb: float = 0,
+        max_ratio: float = 0) -> dict:
+    """Inspect the file at ``path`` in THIS process (a sandbox child): the memory
+    limit first, then the bomb check (stdlib only), then the allow-listed load."""
+    _limit_memory(memory_mb)
+    from shared.modelfile import bombs
+
+    try:
+        # Bombs first, with the stdlib only: refused before numpy or sklearn is imported
+        # (in a cold child; a child forked from the zygote has them imported already).
+        bombs.check_path(
+            path,
+            int(max_inflated_mb * 1024 * 1024) or bombs.DEFAULT_MAX_BYTES,
+            max_ratio or bombs.DEFAULT_MAX_RATIO,
+        )
+        from shared.modelfile.loader import inspect_path
+
+        return inspect_path(path, check_bombs=False)
+    except bombs.DecompressionBomb as exc:
+        return {
+            "ok": False,
+            "reason": "decompression_bomb",
+            "offending_global": None,
+            "message": str(exc),
+        }
+    except MemoryError:
+        return {
+            "ok": False,
+            "reason": "memory_limit",
+            "offending_global": None,
+            "message": "the model needs more memory than the inspection limit",
+        }
+    except RecursionError:
+        return {
+            "ok": False,
+            "reason": "corrupt_file",
+            "offending_global": None,
+            "message": "the file nests too deeply",
+        }
+    except Exception as exc:  # report, never a traceback to the parent
+        return {
+            "ok": False,
+            "reason": "corrupt_file",
+            "offending_global": None,
+            "message": f"cannot inspect the file: {exc.__class__.__name__}: {exc}"[:1000],
+        }
+
+
+def answer(result: dict) -> str:
+    """The one JSON line a child answers with."""
+    return json.dumps(result, allow_nan=False, default=repr) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.modelfile.inspect")
     parser.add_argument("path")
@@ -37,51 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-inflated-mb", type=float, default=0)
     parser.add_argument("--max-ratio", type=float, default=0)
     args = parser.parse_args(argv)
-    _limit_memory(args.memory_mb)
     # Anything the model code prints must not corrupt the one JSON line.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
-    from shared.modelfile import bombs
-
-    try:
-        # Bombs first, with the stdlib only: refused before numpy or sklearn is imported.
-        bombs.check_path(
-            args.path,
-            int(args.max_inflated_mb * 1024 * 1024) or bombs.DEFAULT_MAX_BYTES,
-            args.max_ratio or bombs.DEFAULT_MAX_RATIO,
-        )
-        from shared.modelfile.loader import inspect_path
-
-        result = inspect_path(args.path, check_bombs=False)
-    except bombs.DecompressionBomb as exc:
-        result = {
-            "ok": False,
-            "reason": "decompression_bomb",
-            "offending_global": None,
-            "message": str(exc),
-        }
-    except MemoryError:
-        result = {
-            "ok": False,
-            "reason": "memory_limit",
-            "offending_global": None,
-            "message": "the model needs more memory than the inspection limit",
-        }
-    except RecursionError:
-        result = {
-            "ok": False,
-            "reason": "corrupt_file",
-            "offending_global": None,
-            "message": "the file nests too deeply",
-        }
-    except Exception as exc:  # report, never a traceback to the parent
-        result = {
-            "ok": False,
-            "reason": "corrupt_file",
-            "offending_global": None,
-            "message": f"cannot inspect the file: {exc.__class__.__name__}: {exc}"[:1000],
-        }
-    out.write(json.dumps(result, allow_nan=False, default=repr) + "\n")
+    result = run(args.path, args.memory_mb, args.max_inflated_mb, args.max_ratio)
+    out.write(answer(result))
     out.flush()
     return 0
 
