@@ -30,6 +30,8 @@ def to_api(doc: dict[str, Any], history: bool = True) -> dict[str, Any]:
     """The deployment dict that leaves the service."""
     out = {k: v for k, v in doc.items() if k not in ("_id",)}
     out["id"] = str(doc["_id"])
+    for key in ("memory_mb", "timeout_s"):  # deployments saved before resources existed
+        out.setdefault(key, None)
     for key in ("created_at", "updated_at", "next_run_at"):
         out[key] = _iso_or_value(doc.get(key))
     if out.get("input"):

@@ -25,6 +25,8 @@ TRACKED = (
     "misfire_policy",
     "max_concurrent",
     "jitter_s",
+    "memory_mb",
+    "timeout_s",
 )
 SORTABLE = ("name", "created_at", "updated_at", "status", "next_run_at", "department", "region")
 _EXECUTION_RANK = {
@@ -113,6 +115,8 @@ def new_deployment(
         "misfire_policy": data.get("misfire_policy", "run_once"),
         "max_concurrent": data.get("max_concurrent", 1),
         "jitter_s": data.get("jitter_s", 0),
+        "memory_mb": data.get("memory_mb"),
+        "timeout_s": data.get("timeout_s"),
         "status": "inactive",
         "input": None,
         "next_run_at": None,

@@ -31,6 +31,10 @@ class DeploymentCreate(Schema):
     )
     max_concurrent = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
     jitter_s = fields.Integer(load_default=0, validate=validate.Range(min=0, max=3600))
+    # Resources (guide 10.3): null = the platform's default; the ceilings of the global
+    # settings are checked by the service (shared.resources), they change at run time.
+    memory_mb = fields.Integer(allow_none=True, load_default=None, strict=True)
+    timeout_s = fields.Integer(allow_none=True, load_default=None, strict=True)
 
 
 class DeploymentUpdate(DeploymentCreate):
@@ -45,6 +49,8 @@ class DeploymentUpdate(DeploymentCreate):
     misfire_policy = fields.String(validate=validate.OneOf(MISFIRE_POLICIES))
     max_concurrent = fields.Integer(validate=validate.Range(min=1, max=100))
     jitter_s = fields.Integer(validate=validate.Range(min=0, max=3600))
+    memory_mb = fields.Integer(allow_none=True, strict=True)
+    timeout_s = fields.Integer(allow_none=True, strict=True)
 
 
 class DeploymentQuery(Schema):

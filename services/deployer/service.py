@@ -23,7 +23,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.deployer import domain
 from services.deployer.dependencies import Deployments
 from services.deployer.schemas import DeploymentCreate, DeploymentQuery, DeploymentUpdate, load
-from shared import cron, events, limits
+from shared import cron, events, limits, resources
 from shared.caller import Caller
 from shared.datasets import inspect_dataset_offhub
 from shared.errors import EXPECTED, Conflict, InvalidInputData, NotFound, ValidationError
@@ -80,11 +80,14 @@ class DeployerService:
         "schedule": "30 2 * * *", "timezone": "Europe/Paris"}`` → the deployment.
         Raises ValidationError (400: bad field, bad cron, unknown time zone or model),
         Conflict (409: model not ready, e.g. a draft without a valid file). Without a
-        ``timezone``, the global setting ``default_timezone``.
+        ``timezone``, the global setting ``default_timezone``. ``memory_mb`` /
+        ``timeout_s`` (null = default) above the settings' ``max_memory_mb`` /
+        ``max_execution_timeout_s`` → 400 naming the field and the ceiling.
         """
         if isinstance(data, dict) and not data.get("timezone"):
             data = {**data, "timezone": self.settings["default_timezone"]}
         data = domain.validate_schedule(load(DeploymentCreate(), data))
+        data.update(resources.validate(data, self.settings))
         model = self._model(data["model_id"])
         doc = domain.new_deployment(data, model, self.caller["username"], utcnow())
         deployment = self.deployments.insert(doc)
@@ -130,6 +133,7 @@ class DeployerService:
         Conflict (new model not ready)."""
         old = self.deployments.get_raw(deployment_id)
         changes = domain.validate_schedule(load(DeploymentUpdate(), changes, partial=True))
+        changes.update(resources.validate(changes, self.settings))
         if "timezone" in changes and changes["timezone"] is None:
             changes["timezone"] = "UTC"
         if "model_id" in changes and changes["model_id"] != old["model_id"]:

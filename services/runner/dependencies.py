@@ -283,6 +283,11 @@ class ExecutionRepository(Repository):
         self._retried(lambda: self.db[EXECUTIONS].update_one(
             {"_id": oid, "input.rows": None}, {"$set": {"input.rows": rows}}), "input rows")
 
+    def set_resources(self, oid, allocated: dict[str, Any]) -> None:
+        """What the run really starts with (capped by today's ceilings)."""
+        self._retried(lambda: self.db[EXECUTIONS].update_one(
+            {"_id": oid}, {"$set": {"resources": allocated}}), "resources")
+
     # -- logs -------------------------------------------------------------------------
 
     def last_log_number(self, execution_id: str) -> int:
@@ -424,8 +429,15 @@ class Runtime(DependencyProvider):
     def workdir(self) -> str:
         return tempfile.mkdtemp(prefix="exec-", dir=self.scratch)
 
-    def predictor(self, artifacts, file: dict[str, Any]) -> Predictor:
-        """The warm predictor of the model file, started (and downloaded) on first use."""
+    @staticmethod
+    def predictor_key(file: dict[str, Any], memory_mb: int) -> str:
+        return f"{file['sha256']}:{int(memory_mb)}"
+
+    def predictor(self, artifacts, file: dict[str, Any], memory_mb: int | None = None
+                  ) -> Predictor:
+        """The warm predictor of the model file under ``memory_mb`` (the deployment's,
+        default ``RUNNER_MEMORY_MB``), started (and downloaded) on first use."""
+        memory_mb = int(memory_mb or self.memory_mb)
 
         def load() -> Predictor:
             path = os.path.join(self.models_dir, f"{file['sha256']}.{file['format']}")
@@ -433,9 +445,9 @@ class Runtime(DependencyProvider):
                 partial = f"{path}.{uuid.uuid4().hex[:6]}.part"
                 artifacts.download_to(file["artifact_id"], partial)
                 os.replace(partial, path)
-            return Predictor(path, file["format"], self.memory_mb)
+            return Predictor(path, file["format"], memory_mb)
 
-        return self.cache.get(file["sha256"], load)
+        return self.cache.get(self.predictor_key(file, memory_mb), load)
 
 
 class RuntimeView:

@@ -233,11 +233,24 @@ def to_dict(doc: dict[str, Any]) -> dict[str, Any]:
         "created_by": doc.get("created_by"),
         "rows_per_second": doc.get("rows_per_second"),
         "peak_memory_mb": doc.get("peak_memory_mb"),
+        # What the run was given (memory_mb = RLIMIT_AS of its process, timeout_s) and
+        # what it used (peak_memory_mb = ru_maxrss of the child process).
+        "resources": doc.get("resources") or None,
+        "usage": usage(doc, result),
         "attempt": doc.get("attempt", 0),
         "cancel_requested": bool(doc.get("cancel_requested")),
         "idempotency_key": doc.get("idempotency_key"),
         "slot": doc.get("slot"),
     }
+
+
+def usage(doc: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
+    """Peak memory, rows scored, rows per second and duration of a run (nulls until
+    it has them)."""
+    return {"peak_memory_mb": doc.get("peak_memory_mb"),
+            "rows": (result or {}).get("rows"),
+            "rows_per_second": doc.get("rows_per_second"),
+            "duration_s": doc.get("duration_s")}
 
 
 def _iso(value: datetime | None) -> str | None:

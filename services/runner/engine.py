@@ -40,7 +40,7 @@ from services.runner.domain import (
 )
 from services.runner.queue import ACK, REQUEUE
 from services.runner.sandbox import ChildRun, PredictorError
-from shared import events
+from shared import events, resources
 from shared.datasets import check_columns, check_records, detect_format, inspect_dataset_offhub
 from shared.errors import (
     Conflict,
@@ -142,6 +142,7 @@ class Engine:
             raise validation_error("trigger", f"must be one of {', '.join(domain.TRIGGERS)}")
         parameters = domain.validate_parameters(request.get("parameters"))
         self._check_timeout(parameters)
+        own = resources.validate(request, self.settings)  # 400 above a ceiling
         deployment = None
         if request.get("deployment_id"):
             deployment = self.deployer.get_deployment(str(request["deployment_id"]))
@@ -159,6 +160,9 @@ class Engine:
         input_ = self._input(request.get("input"), deployment, schema,
                              parameters.get("on_bad_rows") or "fail")
         doc = self._new_doc(model, model_file, parameters, input_, trigger, caller)
+        doc["resources"] = resources.effective(
+            {**own, "parameters": request.get("parameters") or {}}, deployment, self.settings,
+            self.runtime.memory_mb)
         if deployment is not None:
             doc["deployment_id"] = str(deployment["id"])
         if idempotency_key:
@@ -176,11 +180,15 @@ class Engine:
             raise validation_error("parameters.timeout_s",
                                    f"must be at most {ceiling:g} (max_execution_timeout_s)")
 
-    def timeout_of(self, params: dict[str, Any]) -> float:
-        """The run's timeout: its ``timeout_s``, else the global default; never above the
-        global maximum (which may have dropped since the run was queued)."""
-        wanted = params.get("timeout_s") or self.settings["default_execution_timeout_s"]
-        return min(float(wanted), float(self.settings["max_execution_timeout_s"]))
+    def resources_of(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """What a run starting now gets: what it was given at creation (a run queued
+        before resources existed: its parameters), within today's ceilings."""
+        given = doc.get("resources") or resources.effective(
+            None, {"parameters": doc.get("parameters")}, self.settings, self.runtime.memory_mb)
+        return resources.cap(given, self.settings, self.runtime.memory_mb)
+
+    def limits(self) -> dict[str, Any]:
+        return resources.limits(self.settings, self.runtime.memory_mb)
 
     def _model_file(self, model: dict[str, Any]) -> dict[str, Any]:
         if not model.get("file"):
@@ -340,6 +348,9 @@ class Engine:
         doc = self._new_doc(model, self._model_file(model), source.get("parameters") or {},
                             dict(source["input"]), "rerun", caller)
         doc["deployment_id"] = source.get("deployment_id")
+        doc["resources"] = resources.cap(source.get("resources") or resources.effective(
+            None, {"parameters": source.get("parameters")}, self.settings,
+            self.runtime.memory_mb), self.settings, self.runtime.memory_mb)
         doc["rerun_of"] = execution_id
         doc, _ = self.repo.insert(doc)
         self.enqueue(doc)
@@ -450,6 +461,11 @@ class Engine:
             except NotFound:
                 return self._finish(doc, FAILED, "the input dataset is no longer available",
                                     logger)
+            allocated = self.resources_of(doc)
+            memory_mb, timeout = allocated["memory_mb"], float(allocated["timeout_s"])
+            self.repo.set_resources(oid, allocated)
+            logger.write("INFO", f"resources: memory limit {memory_mb} MB, timeout "
+                                 f"{timeout:g} s")
             out_fmt = params.get("output_format") or "csv"
             output_path = os.path.join(workdir, f"result.{out_fmt}")
             spec_path = os.path.join(workdir, "spec.json")
@@ -459,11 +475,10 @@ class Engine:
                 "input_format": input_.get("format"), "output_path": output_path,
                 "output_format": out_fmt, "batch_size": params.get("batch_size"),
                 "predict_proba": params.get("predict_proba", False),
-                "memory_mb": runtime.memory_mb, "columns": doc.get("features"),
+                "memory_mb": memory_mb, "columns": doc.get("features"),
                 "input_schema": doc.get("input_schema"),
                 "on_bad_rows": params.get("on_bad_rows") or "fail",
             })
-            timeout = self.timeout_of(params)
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
                                                                   line["message"]))
             try:
@@ -488,7 +503,7 @@ class Engine:
             if reason == "timeout":
                 return self._finish(doc, TIMED_OUT,
                                     f"timed out after {timeout:g} s (timeout_s)", logger)
-            return self._outcome(doc, child, code, output_path, out_fmt, logger)
+            return self._outcome(doc, child, code, output_path, out_fmt, logger, memory_mb)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -523,9 +538,8 @@ class Engine:
         return None
 
     def _outcome(self, doc, child: ChildRun, code: int, output_path: str, out_fmt: str,
-                 logger: LogWriter) -> str:
+                 logger: LogWriter, memory_mb: int) -> str:
         event = child.final_event() or {}
-        memory_mb = self.runtime.memory_mb
         fields: dict[str, Any] = {"peak_memory_mb": event.get("peak_memory_mb")}
         if event.get("event") == "done" and code == 0:
             rows = int(event.get("rows") or 0)
@@ -559,15 +573,17 @@ class Engine:
                 log.error("execution %s failed in the model process:\n%s", doc["_id"],
                           event["traceback"])
             if event.get("memory"):
-                error = (f"memory limit exceeded (RUNNER_MEMORY_MB={memory_mb}): "
+                error = (f"memory limit of {memory_mb} MB exceeded (memory_mb): "
                          f"{domain.one_line(event.get('error'))}")
             else:
                 # the exception line of the traceback (the child sends "Type: message")
                 error = domain.one_line(event.get("error"))
+        elif code == 3:  # the child's exit code for a MemoryError it could not report
+            error = f"memory limit of {memory_mb} MB exceeded (memory_mb)"
         elif code < 0:
             name = signal.Signals(-code).name
             error = (f"the model process was killed by {name}: probably over the memory "
-                     f"limit of {memory_mb} MB (RUNNER_MEMORY_MB)")
+                     f"limit of {memory_mb} MB (memory_mb)")
         else:
             error = f"the model process exited with code {code} without a result"
         return self._finish(doc, FAILED, error, logger, fields)
@@ -642,19 +658,26 @@ class Engine:
         file = {"artifact_id": file["artifact_id"], "sha256": file["sha256"],
                 "format": file.get("format") or "joblib"}
         proba = bool(params.get("predict_proba"))
+        # The deployment's memory (capped by today's ceiling) bounds its predictor too.
+        memory_mb = resources.cap({"memory_mb": deployment.get("memory_mb")}, self.settings,
+                                  self.runtime.memory_mb)["memory_mb"]
         try:
-            predictor = self.runtime.predictor(self.repo.artifacts, file)
+            predictor = self.runtime.predictor(self.repo.artifacts, file, memory_mb)
             answer = predictor.predict(instances, domain.schema_names(schema) or None, proba,
                                        self.runtime.predict_timeout_s)
         except PredictorError as exc:
             if exc.crashed or exc.timeout:
-                self.runtime.cache.discard(file["sha256"])
+                self.runtime.cache.discard(self.runtime.predictor_key(file, memory_mb))
                 raise ServiceUnavailable(f"the model process stopped: {exc}") from None
+            if exc.load and exc.memory:
+                raise Conflict(f"memory limit of {memory_mb} MB exceeded (memory_mb) while "
+                               f"loading the model", {"model_id": model.get("id"),
+                                                      "memory_mb": memory_mb}) from None
             if exc.load:
                 raise Conflict(str(exc), {"model_id": model.get("id")}) from None
             if exc.memory:
                 raise InvalidInputData(
-                    f"memory limit exceeded (RUNNER_MEMORY_MB={self.runtime.memory_mb})",
+                    f"memory limit of {memory_mb} MB exceeded (memory_mb)",
                     {"reason": str(exc)}) from None
             raise InvalidInputData(f"the model rejected the input: {exc}",
                                    {"reason": str(exc)}) from None

@@ -65,6 +65,14 @@ class RunnerService:
         return self.engine.create(request, self.caller)
 
     @rpc(expected_exceptions=EXPECTED)
+    def resource_limits(self) -> dict[str, Any]:
+        """The resources a deployment or a run may ask for, from the global settings as
+        this replica holds them: ``{min_memory_mb, max_memory_mb, default_memory_mb,
+        min_timeout_s, max_timeout_s, default_timeout_s}`` (every role reads it: forms
+        help and validate with it; /admin/settings is for admins only)."""
+        return self.engine.limits()
+
+    @rpc(expected_exceptions=EXPECTED)
     def get_execution(self, execution_id: str) -> dict[str, Any]:
         """One execution dict (API.md Executions); NotFound for an unknown id."""
         return domain.to_dict(self.repo.get(execution_id))

@@ -24,6 +24,7 @@ heavy is imported, so a model or input too big for the limit fails with a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -250,17 +251,34 @@ def run(spec: dict[str, Any]) -> int:
     return 0
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or a library that could not be mapped (RLIMIT_AS reached while
+    importing numpy, scipy, ...: an ImportError "failed to map segment" or ENOMEM)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, ImportError | OSError) and (
+        "failed to map segment" in text or "Cannot allocate memory" in text
+        or getattr(exc, "errno", None) == errno.ENOMEM)
+
+
 def report_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> int:
     """Say why the run failed: the user's lines (the model's own frames and its error,
     no platform path) as log lines, the whole traceback in the final event for the
     runner's service log only."""
-    from services.runner.redact import error_line, user_traceback
-    from shared.errors import PlatformError
-
-    memory = isinstance(exc, MemoryError)
+    memory = out_of_memory(exc)
     try:
+        # imported here, under the limit: importing may itself run out of memory
+        from services.runner.redact import error_line, user_traceback
+        from shared.errors import PlatformError
+
         if isinstance(exc, PlatformError):  # e.g. invalid input data: the message says it
             lines, last = [exc.message], exc.message
+        elif memory and (not isinstance(exc, MemoryError) or "map segment" in str(exc)):
+            # A shared library that cannot be mapped under RLIMIT_AS: its message names
+            # platform files; say what it means.
+            last = "MemoryError: the model's libraries could not be loaded within this limit"
+            lines = [last]
         else:
             lines, last = user_traceback(exc, hidden), error_line(exc, hidden)
         for line in lines:
@@ -272,6 +290,7 @@ def report_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> int:
     except MemoryError:  # no room left even to format: say the essential
         _OUT.write('{"event": "error", "error": "MemoryError", "memory": true}\n')
         _OUT.flush()
+        return 3
     return 3 if memory else 1
 
 

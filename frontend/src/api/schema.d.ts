@@ -1167,8 +1167,10 @@ export interface paths {
                          * @description CSV, JSON records or Parquet
                          */
                         file?: string;
+                        memory_mb?: number;
                         /** @description JSON object */
                         parameters?: string;
+                        timeout_s?: number;
                     };
                 };
             };
@@ -2813,8 +2815,10 @@ export interface paths {
                          * @description CSV, JSON records or Parquet
                          */
                         file?: string;
+                        memory_mb?: number;
                         /** @description JSON object */
                         parameters?: string;
+                        timeout_s?: number;
                     };
                 };
             };
@@ -3412,6 +3416,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resource-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The resources a deployment or a run may ask for (``memory_mb``, ``timeout_s``):
+         *     ceilings and defaults from the global settings, readable by every role (the forms
+         *     help and validate with them; ``/admin/settings`` is for admins only).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResourceLimits"];
+                    };
+                };
+                /** @description no token or a bad token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description needs one of: admin, business-user, data-scientist, viewer */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -3940,6 +4003,8 @@ export interface components {
             jitter_s?: number;
             last_execution?: (Record<string, never> | null) | components["schemas"]["LastExecution"];
             max_concurrent?: number;
+            /** @description memory limit of its runs (MB); null = the default */
+            memory_mb?: number | null;
             /** @enum {string} */
             misfire_policy?: "run_once" | "skip" | "catch_up";
             model?: components["schemas"]["ModelRef"];
@@ -3956,6 +4021,8 @@ export interface components {
             schedule?: string | null;
             /** @enum {string} */
             status?: "inactive" | "active";
+            /** @description timeout of its runs (s); null = the setting default_execution_timeout_s */
+            timeout_s?: number | null;
             /** @example Europe/Paris */
             timezone?: string;
             /** Format: date-time */
@@ -4003,6 +4070,8 @@ export interface components {
             description?: string | null;
             jitter_s?: number;
             max_concurrent?: number;
+            /** @description memory limit of its runs in MB (null = the default); at most the setting max_memory_mb, see GET /resource-limits */
+            memory_mb?: number | null;
             /** @enum {string} */
             misfire_policy?: "run_once" | "skip" | "catch_up";
             model_id?: string;
@@ -4012,6 +4081,8 @@ export interface components {
             };
             /** @description 5-field cron expression (minute hour day month weekday) or null (no schedule; an empty string is refused) */
             schedule?: string | null;
+            /** @description timeout of its runs in s (null = default_execution_timeout_s); at most the setting max_execution_timeout_s, see GET /resource-limits */
+            timeout_s?: number | null;
             /**
              * @description IANA time zone, default UTC
              * @example Europe/Paris
@@ -4022,6 +4093,8 @@ export interface components {
             description?: string | null;
             jitter_s?: number;
             max_concurrent?: number;
+            /** @description memory limit of its runs in MB (null = the default); at most the setting max_memory_mb, see GET /resource-limits */
+            memory_mb?: number | null;
             /** @enum {string} */
             misfire_policy?: "run_once" | "skip" | "catch_up";
             model_id: string;
@@ -4031,6 +4104,8 @@ export interface components {
             };
             /** @description 5-field cron expression (minute hour day month weekday) or null (no schedule; an empty string is refused) */
             schedule?: string | null;
+            /** @description timeout of its runs in s (null = default_execution_timeout_s); at most the setting max_execution_timeout_s, see GET /resource-limits */
+            timeout_s?: number | null;
             /**
              * @description IANA time zone, default UTC
              * @example Europe/Paris
@@ -4072,6 +4147,8 @@ export interface components {
             peak_memory_mb?: number | null;
             region?: string | null;
             rerun_of?: string | null;
+            /** @description what the run was given (its own values, else its deployment's, else the defaults; capped by the global settings) */
+            resources?: components["schemas"]["Resources"] | (Record<string, never> | null);
             result?: (Record<string, never> | null) | components["schemas"]["ExecutionResult"];
             rows_per_second?: number | null;
             slot?: string | null;
@@ -4083,6 +4160,8 @@ export interface components {
             trigger?: "manual" | "schedule" | "rerun" | "api";
             /** @description kept and shown, not used by the runner */
             unused_parameters?: string[];
+            /** @description what the run used */
+            usage?: components["schemas"]["Usage"];
         };
         ExecutionInput: {
             filename?: string | null;
@@ -4496,6 +4575,24 @@ export interface components {
             /** @enum {string} */
             state?: "never" | "running" | "succeeded" | "failed";
         };
+        ResourceLimits: {
+            /** @description what a run gets without memory_mb */
+            default_memory_mb?: number;
+            /** @description setting default_execution_timeout_s */
+            default_timeout_s?: number;
+            /** @description setting max_memory_mb */
+            max_memory_mb?: number;
+            /** @description setting max_execution_timeout_s */
+            max_timeout_s?: number;
+            min_memory_mb?: number;
+            min_timeout_s?: number;
+        };
+        Resources: {
+            /** @description address-space limit of the run's process (MB) */
+            memory_mb?: number;
+            /** @description wall-clock limit (s) */
+            timeout_s?: number;
+        };
         Restore: {
             /** Format: date-time */
             backup_created_at?: string | null;
@@ -4543,10 +4640,14 @@ export interface components {
         };
         RunBody: {
             input?: (Record<string, never> | null) | components["schemas"]["RunInput"];
+            /** @description memory limit of this run (MB), overrides the deployment's; at most the setting max_memory_mb (GET /resource-limits) */
+            memory_mb?: number | null;
             /** @description predict_proba, output_format (csv|json|parquet), timeout_s, batch_size, on_bad_rows (fail|skip); any other parameter is kept and shown */
             parameters?: {
                 [key: string]: unknown;
             };
+            /** @description timeout of this run (s), overrides the deployment's; at most the setting max_execution_timeout_s (GET /resource-limits) */
+            timeout_s?: number | null;
             /**
              * @default manual
              * @enum {string}
@@ -4640,6 +4741,14 @@ export interface components {
             /** @description succeeded / finished */
             success_rate?: number | null;
             total?: number;
+        };
+        Usage: {
+            duration_s?: number | null;
+            /** @description peak resident memory of the run's process (ru_maxrss, MB) */
+            peak_memory_mb?: number | null;
+            /** @description rows scored */
+            rows?: number | null;
+            rows_per_second?: number | null;
         };
         User: {
             active: boolean;

@@ -4,7 +4,7 @@
  * parameters. Resolves with the new execution (the caller opens it).
  */
 import { useState } from 'react';
-import { Alert, Button, Input, InputNumber, Modal, Space, Table, Tabs, Typography, Upload } from 'antd';
+import { Alert, Button, Collapse, Input, InputNumber, Modal, Space, Table, Tabs, Typography, Upload } from 'antd';
 import { DeleteOutlined, InboxOutlined, PlusOutlined } from '@ant-design/icons';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -13,6 +13,7 @@ import { ErrorText } from './ErrorText';
 import { executionKeys } from '../api/keys';
 import type { Execution } from '../api/types';
 import { KeyValueEditor, toParameters, type KeyValueRow } from './KeyValueEditor';
+import { RESOURCE_FIELDS, ResourceInputs, resourceServerErrors, resourcesValid, useResourceLimits, type ResourceValues } from './Resources';
 
 export interface RunTarget {
   kind: 'model' | 'deployment';
@@ -51,22 +52,27 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
   const [rows, setRows] = useState<Row[]>(() => (fields.length ? [emptyRow(fields)] : []));
   const [parameters, setParameters] = useState<KeyValueRow[]>([]);
   const [progress, setProgress] = useState<number | null>(null);
+  const [resources, setResources] = useState<ResourceValues>({});
+  const limits = useResourceLimits();
   const path = `/${target.kind === 'model' ? 'models' : 'deployments'}/${encodeURIComponent(target.id)}/executions`;
 
   const run = useMutation({
     mutationFn: async (): Promise<Execution> => {
       const params = toParameters(parameters);
+      // Only the resources given: the others come from the deployment (or the defaults).
+      const own = Object.fromEntries(RESOURCE_FIELDS.filter((field) => resources[field] != null).map((field) => [field, resources[field]]));
       if (mode === 'file' && file) {
         const form = new FormData();
         form.append('file', file, file.name);
         form.append('parameters', new Blob([JSON.stringify(params)], { type: 'application/json' }));
+        for (const [field, value] of Object.entries(own)) form.append(field, String(value));
         return apiUpload<Execution>(path, form, { onProgress: setProgress });
       }
       // A row left wholly blank is no input (a deployment then runs on its own dataset).
       const typed = rows
         .map(({ __key: _key, ...values }) => values)
         .filter((values) => Object.values(values).some((value) => value !== null && value !== ''));
-      const body: Record<string, unknown> = { parameters: params };
+      const body: Record<string, unknown> = { parameters: params, ...own };
       if (mode === 'rows' && typed.length) body.input = { rows: typed };
       return apiFetch<Execution>(path, { method: 'POST', json: body });
     },
@@ -81,6 +87,8 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
   const missingInput =
     !inputOptional && ((mode === 'file' && !file) || (mode === 'rows' && (!rows.length || !fields.length)));
   const error = run.error instanceof ApiError ? run.error : run.error ? new ApiError(0, 'unknown', '') : null;
+  const resourceErrors = resourceServerErrors(error, t, limits.data);
+  const badResources = !resourcesValid(resources, t, limits.data);
 
   const columns = [
     ...fields.map((field) => ({
@@ -119,7 +127,7 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
       cancelText={t('common.cancel')}
       onCancel={onClose}
       onOk={() => run.mutate()}
-      okButtonProps={{ disabled: missingInput, loading: run.isPending }}
+      okButtonProps={{ disabled: missingInput || badResources, loading: run.isPending }}
       destroyOnHidden
     >
       <Tabs
@@ -167,6 +175,23 @@ export function RunDialog({ open, target, inputSchema, inputOptional, onClose, o
         {t('run.parameters')}
       </Typography.Title>
       <KeyValueEditor value={parameters} onChange={setParameters} />
+      <Collapse
+        style={{ marginTop: 16 }}
+        size="small"
+        defaultActiveKey={[]}
+        items={[
+          {
+            key: 'resources',
+            label: t('resources.run_title'),
+            children: (
+              <div>
+                <Typography.Paragraph type="secondary">{t('resources.run_help')}</Typography.Paragraph>
+                <ResourceInputs value={resources} onChange={setResources} limits={limits.data} errors={resourceErrors} />
+              </div>
+            ),
+          },
+        ]}
+      />
       {progress !== null && <Typography.Text type="secondary">{Math.round(progress * 100)} %</Typography.Text>}
       {error && (
         <Alert

@@ -82,6 +82,11 @@ class DeploymentSchema(ma.Schema):
     misfire_policy = ma.fields.String(metadata={"enum": list(MISFIRE_POLICIES)})
     max_concurrent = ma.fields.Integer()
     jitter_s = ma.fields.Integer()
+    memory_mb = ma.fields.Integer(allow_none=True, metadata={
+        "description": "memory limit of its runs (MB); null = the default"})
+    timeout_s = ma.fields.Integer(allow_none=True, metadata={
+        "description": "timeout of its runs (s); null = the setting "
+                       "default_execution_timeout_s"})
     model_deleted = ma.fields.Boolean()
     history = ma.fields.List(ma.fields.Nested(HistorySchema))
     created_by = ma.fields.String(allow_none=True)
@@ -111,6 +116,12 @@ class DeploymentWriteSchema(ma.Schema):
     misfire_policy = ma.fields.String(validate=validate.OneOf(MISFIRE_POLICIES))
     max_concurrent = ma.fields.Integer(validate=validate.Range(min=1, max=100))
     jitter_s = ma.fields.Integer(validate=validate.Range(min=0, max=3600))
+    memory_mb = ma.fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "memory limit of its runs in MB (null = the default); at most the "
+                       "setting max_memory_mb, see GET /resource-limits"})
+    timeout_s = ma.fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "timeout of its runs in s (null = default_execution_timeout_s); at "
+                       "most the setting max_execution_timeout_s, see GET /resource-limits"})
 
 
 class DeploymentQuerySchema(PageQuerySchema):

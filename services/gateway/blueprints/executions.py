@@ -78,6 +78,32 @@ class ExecutionResultSchema(ma.Schema):
                               metadata={"description": "the first 100 bad rows skipped"})
 
 
+class ResourcesSchema(ma.Schema):
+    memory_mb = ma.fields.Integer(metadata={
+        "description": "address-space limit of the run's process (MB)"})
+    timeout_s = ma.fields.Float(metadata={"description": "wall-clock limit (s)"})
+
+
+class UsageSchema(ma.Schema):
+    peak_memory_mb = ma.fields.Float(allow_none=True, metadata={
+        "description": "peak resident memory of the run's process (ru_maxrss, MB)"})
+    rows = ma.fields.Integer(allow_none=True, metadata={"description": "rows scored"})
+    rows_per_second = ma.fields.Float(allow_none=True)
+    duration_s = ma.fields.Float(allow_none=True)
+
+
+class ResourceLimitsSchema(ma.Schema):
+    min_memory_mb = ma.fields.Integer()
+    max_memory_mb = ma.fields.Integer(metadata={"description": "setting max_memory_mb"})
+    default_memory_mb = ma.fields.Integer(metadata={
+        "description": "what a run gets without memory_mb"})
+    min_timeout_s = ma.fields.Integer()
+    max_timeout_s = ma.fields.Integer(metadata={
+        "description": "setting max_execution_timeout_s"})
+    default_timeout_s = ma.fields.Integer(metadata={
+        "description": "setting default_execution_timeout_s"})
+
+
 class ExecutionSchema(ma.Schema):
     id = ma.fields.String(required=True)
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
@@ -102,6 +128,10 @@ class ExecutionSchema(ma.Schema):
     created_by = ma.fields.String(allow_none=True)
     rows_per_second = ma.fields.Float(allow_none=True)
     peak_memory_mb = ma.fields.Float(allow_none=True)
+    resources = ma.fields.Nested(ResourcesSchema, allow_none=True, metadata={
+        "description": "what the run was given (its own values, else its deployment's, "
+                       "else the defaults; capped by the global settings)"})
+    usage = ma.fields.Nested(UsageSchema, metadata={"description": "what the run used"})
     attempt = ma.fields.Integer()
     cancel_requested = ma.fields.Boolean()
     slot = ma.fields.String(allow_none=True)
@@ -149,6 +179,12 @@ class RunBodySchema(ma.Schema):
                        " any other parameter is kept and shown"})
     input = ma.fields.Nested(RunInputSchema, allow_none=True)
     trigger = ma.fields.String(load_default="manual", validate=validate.OneOf(("manual", "api")))
+    memory_mb = ma.fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "memory limit of this run (MB), overrides the deployment's; at most "
+                       "the setting max_memory_mb (GET /resource-limits)"})
+    timeout_s = ma.fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "timeout of this run (s), overrides the deployment's; at most the "
+                       "setting max_execution_timeout_s (GET /resource-limits)"})
 
 
 class LogLineSchema(ma.Schema):
@@ -209,6 +245,8 @@ _RUN_BODY = {
                     "file": {"type": "string", "format": "binary",
                              "description": "CSV, JSON records or Parquet"},
                     "parameters": {"type": "string", "description": "JSON object"},
+                    "memory_mb": {"type": "integer"},
+                    "timeout_s": {"type": "integer"},
                 }}},
         },
     }
@@ -230,11 +268,13 @@ def _run(target: dict) -> dict:
         parameters = json_body(None, raw=raw, field="parameters") if raw else {}
         try:
             body = RunBodySchema().load({"parameters": parameters,
-                                         "trigger": request.form.get("trigger") or "manual"})
+                                         "trigger": request.form.get("trigger") or "manual",
+                                         **_form_resources()})
         except ma.ValidationError as exc:
             raise validation_failed(exc.messages) from None
         artifact = store_upload("file") if request.files.get("file") else None
         request_ = {**target, "parameters": body["parameters"], "trigger": body["trigger"],
+                    **_resources(body),
                     "input": {"artifact": artifact.to_dict()} if artifact else None}
         with discarded_on_failure(artifact):
             return rpc("runner", "create_execution", request_)
@@ -245,7 +285,38 @@ def _run(target: dict) -> dict:
         RunBodySchema().load({})
     return rpc("runner", "create_execution", {
         **target, "parameters": body["parameters"], "trigger": body["trigger"],
+        **_resources(body),
         "input": {"rows": body["input"]["rows"]} if body.get("input") else None})
+
+
+def _form_resources() -> dict:
+    """``memory_mb`` / ``timeout_s`` multipart fields, as integers when they are (the
+    schema names a field that is not one)."""
+    out: dict = {}
+    for name in ("memory_mb", "timeout_s"):
+        raw = request.form.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            out[name] = int(raw.strip())
+        except ValueError:
+            out[name] = raw
+    return out
+
+
+def _resources(body: dict) -> dict:
+    return {name: body[name] for name in ("memory_mb", "timeout_s")
+            if body.get(name) is not None}
+
+
+@blp.route("/resource-limits", methods=["GET"])
+@requires("executions:read")
+@blp.response(200, ResourceLimitsSchema)
+def resource_limits():
+    """The resources a deployment or a run may ask for (``memory_mb``, ``timeout_s``):
+    ceilings and defaults from the global settings, readable by every role (the forms
+    help and validate with them; ``/admin/settings`` is for admins only)."""
+    return rpc("runner", "resource_limits")
 
 
 @blp.route("/models/<model_id>/executions", methods=["POST"])

@@ -12,6 +12,7 @@ import type { Deployment, DeploymentChange, Execution } from '../../api/types';
 import { useCan } from '../../auth/AuthContext';
 import { DateTime } from '../../components/DateTime';
 import { ErrorState, QueryState } from '../../components/QueryState';
+import { ResourceSummary } from '../../components/Resources';
 import { RunDialog } from '../../components/RunDialog';
 import { StatusBadge } from '../../components/StatusBadge';
 import { hasFeature } from '../registry';
@@ -95,6 +96,10 @@ function Configuration({ deployment }: { deployment: Deployment }) {
       ) : (
         <Empty description={t('deployments.detail.no_parameters')} image={Empty.PRESENTED_IMAGE_SIMPLE} />
       )}
+      <Typography.Title level={3} style={{ fontSize: 15, marginTop: 16 }}>
+        {t('resources.title')}
+      </Typography.Title>
+      <ResourceSummary value={{ memory_mb: deployment.memory_mb, timeout_s: deployment.timeout_s }} testId="deployment-resources" />
       <Typography.Title level={3} style={{ fontSize: 15, marginTop: 16 }}>
         {t('deployments.fields.input')}
       </Typography.Title>
@@ -221,7 +226,8 @@ function History({ deployment }: { deployment: Deployment }) {
           {
             title: t('deployments.history.field'),
             dataIndex: 'field',
-            render: (field: string) => t(`deployments.fields.${field}`, { defaultValue: field }),
+            // memory_mb / timeout_s are labelled by the "resources" strings
+            render: (field: string) => t(`deployments.fields.${field}`, { defaultValue: t(`resources.${field}`, { defaultValue: field }) }),
           },
           { title: t('deployments.history.old'), key: 'old', render: (_, change) => <Typography.Text delete>{show(change.field, change.old)}</Typography.Text> },
           { title: t('deployments.history.new'), key: 'new', render: (_, change) => <Typography.Text strong>{show(change.field, change.new)}</Typography.Text> },

@@ -11,6 +11,7 @@ import { ErrorText } from '../../components/ErrorText';
 import type { Deployment, DeploymentWrite } from '../../api/types';
 import { toParameters, type KeyValueRow } from '../../components/KeyValueEditor';
 import { ErrorState, Loading } from '../../components/QueryState';
+import { RESOURCE_FIELDS, ResourceFormItems, resourceServerErrors, useResourceLimits } from '../../components/Resources';
 import { useDeployment, useSaveDeployment, useUploadInput } from './api';
 import { JITTER_S, MAX_CONCURRENT, MISFIRE_POLICIES, checkRunnerParameters } from './constants';
 import { InputDropZone, InputSummary, inputOf } from './InputDataset';
@@ -28,9 +29,11 @@ interface Values {
   misfire_policy: string;
   max_concurrent: number;
   jitter_s: number;
+  memory_mb?: number | null;
+  timeout_s?: number | null;
 }
 
-const FIELDS: (keyof Values)[] = ['name', 'description', 'model_id', 'parameters', 'schedule', 'timezone', 'misfire_policy', 'max_concurrent', 'jitter_s'];
+const FIELDS: (keyof Values)[] = ['name', 'description', 'model_id', 'parameters', 'schedule', 'timezone', 'misfire_policy', 'max_concurrent', 'jitter_s', 'memory_mb', 'timeout_s'];
 
 /** What a creation whose dataset was refused hands to the edit page (history state). */
 interface CreatedState {
@@ -59,6 +62,7 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const limits = useResourceLimits();
   const editing = Boolean(deployment);
   const fixedModel = editing ? undefined : searchParams.get('model_id') ?? undefined;
   const created = (location.state as CreatedState | null)?.inputError;
@@ -78,6 +82,8 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
       misfire_policy: deployment.misfire_policy ?? 'run_once',
       max_concurrent: deployment.max_concurrent ?? 1,
       jitter_s: deployment.jitter_s ?? 0,
+      memory_mb: deployment.memory_mb ?? null,
+      timeout_s: deployment.timeout_s ?? null,
     });
   }, [form, deployment]);
 
@@ -98,6 +104,8 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
       misfire_policy: values.misfire_policy as DeploymentWrite['misfire_policy'],
       max_concurrent: values.max_concurrent,
       jitter_s: values.jitter_s,
+      memory_mb: values.memory_mb ?? null,
+      timeout_s: values.timeout_s ?? null,
     };
     let saved: Deployment;
     try {
@@ -112,6 +120,9 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
         if (FIELDS.includes(field)) byField.set(field, [...(byField.get(field) ?? []), ...messages]);
       }
       if (caught.status === 409) byField.set('model_id', [t('deployments.form.model_not_ready', { reason: caught.message })]);
+      // A ceiling may have dropped since the form was opened: say it in French with today's.
+      const refused = resourceServerErrors(caught, t, (await limits.refetch()).data ?? limits.data);
+      for (const field of RESOURCE_FIELDS) if (refused[field]) byField.set(field, [refused[field]]);
       form.setFields([...byField].map(([name, errors]) => ({ name, errors })));
       return;
     }
@@ -191,6 +202,11 @@ function DeploymentForm({ deployment }: { deployment?: Deployment }) {
             <InputNumber min={JITTER_S.min} max={JITTER_S.max} precision={0} />
           </Form.Item>
         </Space>
+        <Divider orientation="left" plain>
+          {t('resources.title')}
+        </Divider>
+        <Typography.Paragraph type="secondary">{t('resources.form_help')}</Typography.Paragraph>
+        <ResourceFormItems limits={limits.data} />
         <Divider orientation="left" plain>
           {t('deployments.fields.input')}
         </Divider>

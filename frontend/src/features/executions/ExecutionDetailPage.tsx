@@ -94,6 +94,33 @@ function Actions({ execution }: { execution: Execution }) {
   );
 }
 
+/** Guide 10.3: what the run was given (memory, time limit) and what it used. */
+function ResourcesCard({ execution }: { execution: Execution }) {
+  const { t, i18n } = useTranslation();
+  const none = t('common.none');
+  const given = execution.resources;
+  const usage = execution.usage;
+  const peak = usage?.peak_memory_mb ?? execution.peak_memory_mb;
+  const rows = usage?.rows ?? execution.result?.rows;
+  const speed = usage?.rows_per_second ?? execution.rows_per_second;
+  return (
+    <Card title={t('resources.title')} size="small" style={{ marginTop: 16 }}>
+      <Descriptions column={1} size="small" data-testid="execution-resources" title={<span style={{ fontSize: 14 }}>{t('resources.allocated')}</span>}>
+        <Descriptions.Item label={t('resources.memory_mb')}>{given?.memory_mb != null ? formatNumber(given.memory_mb, i18n.language) : none}</Descriptions.Item>
+        <Descriptions.Item label={t('resources.timeout_s')}>{given?.timeout_s != null ? formatNumber(given.timeout_s, i18n.language) : none}</Descriptions.Item>
+      </Descriptions>
+      <Descriptions column={1} size="small" data-testid="execution-usage" style={{ marginTop: 12 }} title={<span style={{ fontSize: 14 }}>{t('resources.used')}</span>}>
+        <Descriptions.Item label={t('resources.peak_memory')}>
+          {peak != null ? t('resources.megabytes', { value: formatNumber(peak, i18n.language, 1) }) : none}
+        </Descriptions.Item>
+        <Descriptions.Item label={t('resources.rows')}>{rows != null ? formatNumber(rows, i18n.language) : none}</Descriptions.Item>
+        <Descriptions.Item label={t('resources.rows_per_second')}>{speed != null ? formatNumber(speed, i18n.language, 1) : none}</Descriptions.Item>
+        <Descriptions.Item label={t('resources.duration')}>{formatDuration(usage?.duration_s ?? execution.duration_s, t)}</Descriptions.Item>
+      </Descriptions>
+    </Card>
+  );
+}
+
 function ExecutionView({ execution }: { execution: Execution }) {
   const { t, i18n } = useTranslation();
   const none = t('common.none');
@@ -178,12 +205,6 @@ function ExecutionView({ execution }: { execution: Execution }) {
                   ? t('executions.rows', { count: execution.result.rows, value: formatNumber(execution.result.rows, i18n.language) })
                   : none}
               </Descriptions.Item>
-              <Descriptions.Item label={t('executions.fields.rows_per_second')}>
-                {formatNumber(execution.rows_per_second, i18n.language, 1)}
-              </Descriptions.Item>
-              <Descriptions.Item label={t('executions.fields.peak_memory')}>
-                {execution.peak_memory_mb != null ? t('executions.megabytes', { value: formatNumber(execution.peak_memory_mb, i18n.language, 1) }) : none}
-              </Descriptions.Item>
               <Descriptions.Item label={t('executions.fields.created_by')}>{execution.created_by || none}</Descriptions.Item>
               {execution.rerun_of ? (
                 <Descriptions.Item label={t('executions.fields.rerun_of')}>
@@ -210,6 +231,7 @@ function ExecutionView({ execution }: { execution: Execution }) {
               </Typography.Paragraph>
             ) : null}
           </Card>
+          <ResourcesCard execution={execution} />
           <Reruns execution={execution} />
         </Col>
       </Row>
