@@ -50,7 +50,7 @@ export function DeploymentStatusReport({ state, setState }: { state: ReportState
               if (!last?.id) return t('reports.never_run');
               return (
                 <Space size={6} wrap>
-                  <Link to={`/executions/${last.id}`} aria-label={t('reports.open_execution', { id: last.id })}>
+                  <Link to={`/executions/${last.id}`} aria-label={t('reports.open_execution', { id: last.id, status: t(`statuses.${last.status}`) })}>
                     <StatusBadge status={last.status ?? 'queued'} />
                   </Link>
                   <DateTime value={last.at ?? last.created_at} />

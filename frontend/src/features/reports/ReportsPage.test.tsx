@@ -147,7 +147,7 @@ describe('ReportsPage', () => {
     await user.click(screen.getByRole('tab', { name: 'Statut des déploiements' }));
     const deployments = await screen.findByRole('link', { name: 'nuit' }, SLOW);
     expect(deployments).toHaveAttribute('href', '/deployments/d1');
-    expect(screen.getByRole('link', { name: "Ouvrir l'exécution e9" })).toHaveAttribute('href', '/executions/e9');
+    expect(screen.getByRole('link', { name: 'Réussie (exécution e9)' })).toHaveAttribute('href', '/executions/e9');
     expect(within(screen.getByTestId('summary-active')).getByRole('link', { name: '1' })).toHaveAttribute(
       'href', '/deployments?region=Europe&status=active');
   }, 60_000);

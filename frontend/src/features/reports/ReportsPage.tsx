@@ -40,7 +40,9 @@ export default function ReportsPage() {
   const onExport = async () => {
     setExporting(true);
     try {
-      await exportReport(report, reportParams(report, state));
+      // The whole report (at most the API's 200 lines a page), not the page on screen.
+      const params = reportParams(report, state);
+      await exportReport(report, 'page' in params ? { ...params, page: undefined, per_page: 200 } : params);
     } catch (error) {
       void message.error(errorMessage(error, t));
     } finally {
