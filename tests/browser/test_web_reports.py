@@ -262,11 +262,14 @@ def test_each_report_shows_the_api_figures_and_its_counts_open_the_same_executio
     assert total_of_list(page) == RUNS + 1 == api_list_total(web_stack, api_token, page.url)
     page.go_back()
 
-    # Utilisation par département, for one day chosen in the URL
+    # Utilisation par département, for today (UTC) picked in the period selector
     today = time.strftime("%Y-%m-%d", time.gmtime())
     tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
-    page.goto(f"{app_url}/reports/department-usage?department={DEPARTMENT}"
-              f"&from={today}T00:00:00Z&to={tomorrow}T00:00:00Z")
+    page.goto(f"{app_url}/reports/department-usage?department={DEPARTMENT}")
+    reports.expect_loaded("department-usage")
+    reports.pick_period(time.strftime("%d/%m/%Y", time.gmtime()))
+    expect(page).to_have_url(re.compile(
+        rf"from={today}T00%3A00%3A00Z&to={tomorrow}T00%3A00%3A00Z"))
     reports.expect_loaded("department-usage")
     api = get(web_stack, api_token, "/reports/department-usage", department=DEPARTMENT,
               **{"from": f"{today}T00:00:00Z", "to": f"{tomorrow}T00:00:00Z"})

@@ -58,5 +58,16 @@ class ReportsPage:
     def row(self, text: str):
         return self.table().get_by_role("row").filter(has_text=text)
 
+    def pick_period(self, start: str, end: str | None = None) -> None:
+        """Type the days (DD/MM/YYYY) in the period selector, as a keyboard user does."""
+        first = self.page.get_by_placeholder("Début")
+        first.click()
+        first.fill(start)
+        first.press("Enter")
+        last = self.page.get_by_placeholder("Fin")
+        last.fill(end or start)
+        last.press("Enter")
+        expect(self.page.locator(".ant-picker-dropdown:visible")).to_have_count(0)
+
     def export(self):
         return self.page.get_by_role("button", name="Exporter en CSV")
