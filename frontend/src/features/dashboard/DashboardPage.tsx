@@ -110,7 +110,7 @@ function DashboardView({ data }: { data: Dashboard }) {
           </StatCard>
         </Col>
         <Col xs={24} md={12} xl={6}>
-          <StatCard title={t('dashboard.last_24h')} testId="stat-last-24h">
+          <StatCard title={t('dashboard.last_24h_title')} testId="stat-last-24h">
             <Figure big value={last.total ?? 0} to={executionsLink({ from: last.since ?? undefined })} label={t('dashboard.last_24h')} />
             <ul style={{ listStyle: 'none', padding: 0, margin: '8px 0 0' }} aria-label={t('dashboard.last_24h_by_status')}>
               {STATUSES.filter((status) => (last.by_status?.[status] ?? 0) > 0).map((status) => (

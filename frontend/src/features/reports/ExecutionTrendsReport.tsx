@@ -63,7 +63,7 @@ export function ExecutionTrendsReport({ state }: { state: ReportState; setState:
             <Period from={data.from} to={data.to} />
             <Row gutter={[12, 12]} data-testid="trends-totals">
               {figures.map((figure) => (
-                <Col key={figure.key} xs={12} md={6} xl={3}>
+                <Col key={figure.key} flex="1 1 160px">
                   <Card size="small" title={figure.label}>
                     <span style={{ fontSize: 20 }}>{figure.value}</span>
                   </Card>
