@@ -260,6 +260,7 @@ def test_each_report_shows_the_api_figures_and_its_counts_open_the_same_executio
     expect(page).to_have_url(re.compile(rf"/executions\?from=.*&to=.*&department={DEPARTMENT}"))
     expect(page.get_by_test_id("executions-scope")).to_contain_text(f"Département : {DEPARTMENT}")
     assert total_of_list(page) == RUNS + 1 == api_list_total(web_stack, api_token, page.url)
+    screen(page, "executions-from-report")
     page.go_back()
 
     # Utilisation par département, for today (UTC) picked in the period selector

@@ -59,7 +59,7 @@ describe('DashboardPage', () => {
     // a deleted object is named, not linked
     expect(within(activity).getByText('ancien').closest('a')).toBeNull();
     expect(calls).toBe(1);
-  }, 60_000);
+  }, 120_000);
 
   it('says when there is nothing yet and shows an error it can retry', async () => {
     server.use(
@@ -70,11 +70,11 @@ describe('DashboardPage', () => {
     renderPage(<DashboardPage />, { route: '/dashboard' });
     expect(await screen.findAllByText("Aucun modèle pour l'instant.", {}, SLOW)).toHaveLength(2);
     expect(screen.getByText('Aucune activité récente.')).toBeInTheDocument();
-  }, 60_000);
+  }, 120_000);
 
   it('shows a load error with Réessayer', async () => {
     server.use(http.get('/api/v1/dashboard', () => HttpResponse.json({ error: { code: 'service_unavailable', message: 'x' } }, { status: 503 })));
     renderPage(<DashboardPage />, { route: '/dashboard' });
     expect(await screen.findByRole('button', { name: 'Réessayer' }, SLOW)).toBeInTheDocument();
-  }, 60_000);
+  }, 120_000);
 });

@@ -45,5 +45,5 @@ describe('ExecutionsListPage', () => {
     await waitFor(() => expect(router.state.location.search).not.toContain('department'));
     await waitFor(() => expect(seen.at(-1)!.get('department')).toBeNull());
     expect(seen.at(-1)!.get('region')).toBe('Europe');
-  }, 60_000);
+  }, 120_000);
 });

@@ -94,7 +94,7 @@ describe('ReportsPage', () => {
     await waitFor(() => expect(router.state.location.pathname).toBe('/reports/execution-trends'));
     // the model name belongs to one report: it does not follow
     expect(router.state.location.search).toBe('?department=Finance&from=2026-03-01T00%3A00%3A00Z&to=2026-03-03T00%3A00%3A00Z');
-  }, 60_000);
+  }, 120_000);
 
   it('Performances des modèles: metrics of each version side by side, counts linking to the Exécutions list', async () => {
     const seen: Record<string, URLSearchParams[]> = {};
@@ -113,7 +113,7 @@ describe('ReportsPage', () => {
     await waitFor(() => expect(router.state.location.search).toBe('?name=arbre'));
     await waitFor(() => expect(seen['model-performance'].at(-1)!.get('name')).toBe('arbre'));
     expect(await screen.findByText('Versions de arbre')).toBeInTheDocument();
-  }, 60_000);
+  }, 120_000);
 
   it("Tendances d'exécution: totals and per-interval counts link to the list of the same period, scope and status", async () => {
     const seen: Record<string, URLSearchParams[]> = {};
@@ -133,7 +133,7 @@ describe('ReportsPage', () => {
     await user.click(await screen.findByTitle('Heure', {}, SLOW));
     await waitFor(() => expect(router.state.location.search).toBe('?department=Finance&interval=hour'));
     await waitFor(() => expect(seen['execution-trends'].at(-1)!.get('interval')).toBe('hour'));
-  }, 60_000);
+  }, 120_000);
 
   it('Utilisation par département and Statut des déploiements: every figure links to its list', async () => {
     mockApi();
@@ -150,7 +150,7 @@ describe('ReportsPage', () => {
     expect(screen.getByRole('link', { name: 'Réussie (exécution e9)' })).toHaveAttribute('href', '/executions/e9');
     expect(within(screen.getByTestId('summary-active')).getByRole('link', { name: '1' })).toHaveAttribute(
       'href', '/deployments?region=Europe&status=active');
-  }, 60_000);
+  }, 120_000);
 
   it('exports the report shown as the API’s CSV with the same filters', async () => {
     mockApi();
@@ -181,7 +181,7 @@ describe('ReportsPage', () => {
     expect(csvQueries[0].get('department')).toBe('Finance');
     await waitFor(() => expect(names).toEqual(['report-department-usage.csv']));
     expect(await blobs[0].text()).toBe('department,models\nFinance,2\n');
-  }, 60_000);
+  }, 120_000);
 
   it('says which filter the API refused, next to the filters', async () => {
     mockApi();
@@ -193,11 +193,11 @@ describe('ReportsPage', () => {
     open('/reports/execution-trends?interval=hour&from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z');
     const alert = await screen.findByTestId('report-invalid', {}, SLOW);
     expect(alert).toHaveTextContent('Période : la période est invalide ou trop longue');
-  }, 60_000);
+  }, 120_000);
 
   it('answers an unknown report with the not-found message', async () => {
     mockApi();
     open('/reports/nope');
     expect(await screen.findByRole('alert', {}, SLOW)).toBeInTheDocument();
-  }, 60_000);
+  }, 120_000);
 });
