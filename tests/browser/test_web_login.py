@@ -51,6 +51,8 @@ def test_each_demo_user_signs_in_and_comes_back_to_the_page_asked_for(
     assert ROLE_LABELS[username] in shell.current_user()
     entries = shell.menu_entries()
     assert "Modèles" in entries
+    # every role reads the dashboard and the reports; the dashboard comes first
+    assert entries[0] == "Tableau de bord" and "Rapports" in entries
     assert entries == [label for label in GUIDE_MENU if label in entries]  # the guide's order
     if username != "admin":
         assert "Utilisateurs" not in entries and "Intégrations" not in entries
@@ -70,9 +72,9 @@ def test_wrong_password_and_unknown_user_get_the_same_message(fresh_page, app_ur
     screen(page, "login-wrong-password")
     login.sign_in("nobody-at-all", "whatever-123")
     expect(login.error()).to_contain_text(INVALID)
-    # still on the login page, then the right password goes through
+    # still on the login page, then the right password goes through, to the first screen
     login.sign_in("datascientist", DEMO_USERS["datascientist"])
-    AppShell(page).expect_ready()
+    AppShell(page).expect_ready().expect_first_screen(app_url)
 
 
 def test_lockout_after_repeated_failures_then_the_wait_is_over(fresh_page, app_url):

@@ -17,6 +17,19 @@ class AppShell:
         nav = self.page.get_by_role("navigation", name="Menu principal")
         return [text.strip() for text in nav.get_by_role("menuitem").all_inner_texts()]
 
+    def selected_entry(self) -> str:
+        """The menu entry of the screen shown (highlighted)."""
+        nav = self.page.get_by_role("navigation", name="Menu principal")
+        return nav.locator(".ant-menu-item-selected").inner_text().strip()
+
+    def expect_first_screen(self, app_url: str) -> AppShell:
+        """After login at ``/`` every role lands on the Tableau de bord (first of guide 3.1)."""
+        expect(self.page).to_have_url(f"{app_url}/dashboard", timeout=60_000)
+        expect(self.page.get_by_role("heading", name="Tableau de bord", exact=True)).to_be_visible(
+            timeout=60_000)
+        assert self.selected_entry() == "Tableau de bord"
+        return self
+
     def open_section(self, label: str) -> None:
         self.page.get_by_role("navigation", name="Menu principal").get_by_role(
             "link", name=label

@@ -1,7 +1,10 @@
 /** Guide 6.1: every execution, filtered by déploiement, modèle and statut (in the URL);
- * status, start date and duration; refreshes itself while some are queued or running. */
+ * status, start date and duration; refreshes itself while some are queued or running.
+ * A figure of a report or of the dashboard opens this list with its period (`from`
+ * inclusive, `to` exclusive, on created_at) and its département / région: they are
+ * shown as removable tags and sent to GET /executions, so the total is the figure. */
 import { useState } from 'react';
-import { Flex, Select, Space, Table, Typography } from 'antd';
+import { Flex, Select, Space, Table, Tag, Typography } from 'antd';
 import type { TableProps } from 'antd';
 import { Link } from 'react-router-dom';
 import { useQuery } from '@tanstack/react-query';
@@ -9,7 +12,7 @@ import { useTranslation } from 'react-i18next';
 import { apiFetch } from '../../api/client';
 import { deploymentKeys, modelKeys } from '../../api/keys';
 import type { DeploymentPage, Execution, ModelPage } from '../../api/types';
-import { DateTime } from '../../components/DateTime';
+import { DateTime, formatLocal } from '../../components/DateTime';
 import { ErrorState } from '../../components/QueryState';
 import { StatusBadge } from '../../components/StatusBadge';
 import { useDebounced } from '../../components/useDebounced';
@@ -26,6 +29,10 @@ const DEFAULTS = {
   model_id: undefined as string | undefined,
   status: undefined as string | undefined,
   trigger: undefined as string | undefined,
+  from: undefined as string | undefined,
+  to: undefined as string | undefined,
+  department: undefined as string | undefined,
+  region: undefined as string | undefined,
   sort: '-created_at',
   page: 1,
   per_page: 20,
@@ -54,6 +61,26 @@ function useOptions(kind: 'models' | 'deployments', search: string, selected?: s
   };
 }
 
+type Scope = 'from' | 'to' | 'department' | 'region';
+
+/** The period and scope a link brought (a report's figure): one removable tag each. */
+function ScopeTags({ values, onRemove }: { values: Record<Scope, string | undefined>; onRemove: (key: Scope) => void }) {
+  const { t } = useTranslation();
+  const shown = (Object.keys(values) as Scope[]).filter((key) => values[key]);
+  if (!shown.length) return null;
+  const text = (key: Scope, value: string) =>
+    t(`executions.scope.${key}`, { value: key === 'from' || key === 'to' ? formatLocal(value) : value });
+  return (
+    <Space wrap style={{ marginBottom: 16 }} aria-label={t('executions.scope.label')} data-testid="executions-scope">
+      {shown.map((key) => (
+        <Tag key={key} closable data-scope={key} onClose={() => onRemove(key)}>
+          {text(key, values[key]!)}
+        </Tag>
+      ))}
+    </Space>
+  );
+}
+
 export default function ExecutionsListPage() {
   const { t } = useTranslation();
   const [state, setState] = useUrlState(DEFAULTS);
@@ -66,6 +93,10 @@ export default function ExecutionsListPage() {
     model_id: state.model_id,
     status: state.status,
     trigger: state.trigger,
+    from: state.from,
+    to: state.to,
+    department: state.department,
+    region: state.region,
     sort: state.sort,
     page: state.page,
     per_page: state.per_page,
@@ -203,6 +234,10 @@ export default function ExecutionsListPage() {
           onChange={(value) => setState({ trigger: value, page: 1 })}
         />
       </Space>
+      <ScopeTags
+        values={{ from: state.from, to: state.to, department: state.department, region: state.region }}
+        onRemove={(key) => setState({ [key]: undefined, page: 1 })}
+      />
       {query.error ? (
         <ErrorState error={query.error} onRetry={() => void query.refetch()} />
       ) : (

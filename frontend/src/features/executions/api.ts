@@ -17,6 +17,11 @@ export interface ExecutionListParams extends Record<string, QueryValue> {
   status?: string;
   trigger?: string;
   rerun_of?: string;
+  /** created_at ≥ from, < to (ISO 8601), and the model's département / région. */
+  from?: string;
+  to?: string;
+  department?: string;
+  region?: string;
   sort?: string;
   page?: number;
   per_page?: number;
