@@ -22,7 +22,9 @@ BLOCKING = {"serious", "critical"}
 
 
 def shoot(page, name: str) -> Path:
-    """A full-page screenshot of the current screen: var/screenshots/<name>.png."""
+    """A full-page screenshot of the current screen: var/screenshots/<name>.png, taken
+    once the dialogs and toasts stopped moving."""
+    settle_animations(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -20,17 +20,10 @@ from playwright.sync_api import expect
 
 from tests.browser.pages.admin import AuditPage, SettingsPage, open_admin_entry
 from tests.browser.pages.layout import AppShell
-from tests.browser.support import screen as _support_screen
-from tests.browser.support import settle_animations
+from tests.browser.support import screen
 
 pytestmark = pytest.mark.e2e
 
-
-def screen(page, name: str) -> None:
-    """support.screen once dialogs and toasts have finished moving (its screenshot is
-    taken before its axe check settles them)."""
-    settle_animations(page)
-    _support_screen(page, name)
 
 UPLOAD = "Taille maximale des fichiers envoyés (Mo)"
 FAILURES = "Échecs de connexion avant verrouillage"

@@ -29,17 +29,10 @@ from shared.testing.webhooks import Receiver, verify_signature
 from tests.browser.pages.admin import AuditPage
 from tests.browser.pages.integrations import IntegrationDetailPage, IntegrationsPage
 from tests.browser.pages.layout import AppShell
-from tests.browser.support import screen as _support_screen
-from tests.browser.support import settle_animations
+from tests.browser.support import screen
 
 pytestmark = pytest.mark.e2e
 
-
-def screen(page, name: str) -> None:
-    """support.screen once dialogs and toasts have finished moving (its screenshot is
-    taken before its axe check settles them)."""
-    settle_animations(page)
-    _support_screen(page, name)
 
 
 def _api(web_stack, token: str, method: str, path: str, **kwargs) -> requests.Response:

@@ -151,12 +151,10 @@ def test_the_first_screen_after_login_is_the_dashboard_with_the_api_figures(
         api = get(web_stack, api_token, "/dashboard")
         page.reload()
         dashboard.expect_loaded()
-        shown = {
-            "models": dashboard.card("stat-models").get_by_role("link").first.inner_text(),
-            "deployments": dashboard.card("stat-deployments").get_by_role("link").first.inner_text(),
-            "executions": dashboard.card("stat-executions").get_by_role("link").first.inner_text(),
-            "last": dashboard.card("stat-last-24h").get_by_role("link").first.inner_text(),
-        }
+        cards = {"models": "stat-models", "deployments": "stat-deployments",
+                 "executions": "stat-executions", "last": "stat-last-24h"}
+        shown = {key: dashboard.card(card).get_by_role("link").first.inner_text()
+                 for key, card in cards.items()}
         wanted = {"models": api["counts"]["models"], "deployments": api["counts"]["deployments"],
                   "executions": api["counts"]["executions"],
                   "last": api["executions"]["last_24h"]["total"]}

@@ -11,6 +11,7 @@ from services.deployer import domain as deployer_domain
 from services.scheduler import domain
 from services.scheduler.service import SchedulerService
 from shared import cron
+from shared.maintenance import MaintenanceView
 from shared.mongo import utcnow
 
 NOW = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
@@ -152,7 +153,7 @@ class FakeStore:
 def test_tick_fires_due_slot_once_and_claims():
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    service = worker_factory(SchedulerService, store=store)
+    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     service.tick()
     service.tick()  # nothing due any more
     assert service.dispatch.call_count == 1
@@ -170,7 +171,7 @@ def test_tick_lost_claim_dispatches_nothing():
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     store = FakeStore([state(next_run_at=slot, due_at=slot)])
     store.claim = lambda claims, now: set()  # another replica won
-    service = worker_factory(SchedulerService, store=store)
+    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     service.tick()
     assert service.dispatch.call_count == 0
 
@@ -238,7 +239,7 @@ def test_dispatch_failure_leaves_pending_then_one_replica_resends_it():
 
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
     store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    crashing = worker_factory(SchedulerService, store=store)
+    crashing = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     crashing.dispatch.side_effect = RuntimeError("broker gone")
     crashing.tick()
     key = cron.slot_key("d1", slot)
@@ -246,13 +247,13 @@ def test_dispatch_failure_leaves_pending_then_one_replica_resends_it():
     assert [e["idempotency_key"] for e in store.states["d1"]["pending"]] == [key]
 
     # younger than SCHEDULER_REDISPATCH_S (10 s): nobody re-sends it yet
-    a = worker_factory(SchedulerService, store=store)
+    a = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     a.tick()
     assert a.dispatch.call_count == 0
 
     store.states["d1"]["pending"][0]["claimed_at"] -= timedelta(seconds=11)
     before = service_module.REDISPATCHED._value.get()
-    b = worker_factory(SchedulerService, store=store)
+    b = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     stale_view = store.stale_pending(utcnow())  # what a second replica read concurrently
     a.tick()
     # b read the entry before a re-claimed it: its conditional write loses
@@ -276,7 +277,7 @@ def test_failed_redispatch_stays_pending():
             )
         ]
     )
-    service = worker_factory(SchedulerService, store=store)
+    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     service.dispatch.side_effect = RuntimeError("broker gone")
     service.tick()
     assert service.dispatch.call_count == 1
@@ -304,7 +305,7 @@ def test_tick_walks_due_batches_in_chunks():
 
     store.settle_claimed = settle_claimed
     store.container.config.update(SCHEDULER_CLAIM_BATCH=2, SCHEDULER_CLAIM_CHUNK=1)
-    service = worker_factory(SchedulerService, store=store)
+    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
     service.tick()
     fired = sorted(call[0][1]["deployment_id"] for call in service.dispatch.call_args_list)
     assert fired == ["d0", "d1", "d2", "d4"]
