@@ -24,8 +24,12 @@ if (!('ResizeObserver' in window)) {
 }
 
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { server } from './server';
+
+// A loaded CI machine renders the lazy pages slowly: find*/waitFor wait up to 10 s
+// (a passing check returns as soon as it passes; only a failing one waits this long).
+configure({ asyncUtilTimeout: 10_000 });
 
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => {
