@@ -109,3 +109,28 @@ def test_the_gateway_holds_writes_during_a_window_it_learns_by_event(
                          headers=auth("admin")).status_code != 200:
             assert time.monotonic() < deadline, "writes still held after maintenance_ended"
             time.sleep(0.1)
+
+
+def test_a_scheduled_backup_is_made_once_per_slot(
+        container_factory, service_config, token_issuer, auth):
+    """``backup_interval_hours`` (set through the API, honoured without a restart): the
+    slot in progress gets one backup, triggered by the schedule, and only one however
+    often the schedule is checked."""
+    config = {**service_config, "BACKUP_SCHEDULE_POLL_S": 0.2}
+    with _client(container_factory, config, token_issuer) as app:
+        client = app.test_client()
+        assert client.get("/api/v1/admin/backups", headers=auth("admin")).json["total"] == 0
+        changed = client.put("/api/v1/admin/settings", headers=auth("admin"),
+                             json={"backup_interval_hours": 1})
+        assert changed.status_code == 200, changed.json
+        deadline = time.monotonic() + 60
+        while True:
+            items = client.get("/api/v1/admin/backups", headers=auth("admin")).json["items"]
+            if items and items[0]["status"] != "running":
+                break
+            assert time.monotonic() < deadline, items
+            time.sleep(0.3)
+        assert [(b["trigger"], b["status"]) for b in items] == [("schedule", "succeeded")]
+        time.sleep(1.5)  # several more checks of the schedule: the slot is taken
+        again = client.get("/api/v1/admin/backups", headers=auth("admin")).json
+        assert again["total"] == 1, again["items"]
