@@ -8,6 +8,11 @@ import { renderPage } from '../../test/render';
 
 const user = userEvent.setup({ delay: null });
 
+/** The table has finished (re)loading: antd blurs it, pointer-events off, meanwhile. */
+async function tableSettled() {
+  await waitFor(() => expect(document.querySelector('.ant-spin-blur')).toBeNull());
+}
+
 const USERS = [
   { id: 'u1', username: 'admin', first_name: 'Camille', last_name: 'Martin', email: 'admin@example.com', role: 'admin', active: true, locked: false, created_at: '2026-01-02T10:00:00Z' },
   { id: 'u2', username: 'ana', first_name: 'Ana', last_name: 'Lopes', email: 'ana@example.com', role: 'data-scientist', active: true, locked: true, locked_until: '2026-01-02T11:00:00Z', created_at: '2026-01-03T10:00:00Z' },
@@ -83,6 +88,7 @@ describe('UsersListPage', () => {
     );
     renderPage(<UsersListPage />, { route: '/users', role: 'admin' });
     await screen.findByText('ana');
+    await tableSettled();
     await user.click(screen.getByRole('button', { name: 'Désactiver ana' }));
     const confirm = await screen.findByRole('dialog');
     expect(within(confirm).getAllByText("Désactivation d'utilisateur").length).toBeGreaterThan(0);
@@ -101,6 +107,7 @@ describe('UsersListPage', () => {
     );
     renderPage(<UsersListPage />, { route: '/users', role: 'admin' });
     await screen.findByText('ana');
+    await tableSettled();
     await user.click(screen.getByRole('button', { name: 'Désactiver admin' }));
     const confirm = await screen.findByRole('dialog');
     await user.click(within(confirm).getByRole('button', { name: 'Désactiver' }));
