@@ -26,8 +26,8 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     css: false,
     testTimeout: 60_000,
-    // On CI's loaded 2-core machine an antd animation or a refetch can still be in
-    // flight when a step clicks: a test that fails twice is a failure.
-    retry: process.env.CI ? 1 : 0,
+    // On a loaded 2-core machine (CI) an antd animation or a refetch can still be in
+    // flight when a step clicks: one retry; a test that fails twice is a failure.
+    retry: 1,
   },
 });
