@@ -463,8 +463,11 @@ class ListIndex:
             self._orders[sort] = (version, entries, position, keys)
         return entries, position, keys
 
-    def values(self, fields: Iterable[str]) -> dict[str, list[str]] | None:
-        """The distinct non-empty values of ``fields``, sorted (the list's filters)."""
+    def values(self, db: Any, fields: Iterable[str]) -> dict[str, list[str]] | None:
+        """The distinct non-empty values of ``fields``, sorted (the list's filters), with
+        every replica's writes applied first; None: ask the database."""
+        if not self._catch_up(db):
+            return None
         with self._lock:
             if self._entries is None:
                 return None

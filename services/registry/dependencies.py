@@ -98,7 +98,7 @@ class ModelRepository(Repository):
 
     def indexed_facets(self, fields: tuple[str, ...]) -> dict[str, list[str]] | None:
         """The facets from the list index (exact, no scan); None while it loads."""
-        return self.list_index.values(fields)
+        return self.list_index.values(self.db, fields)
 
     def reload_list_index(self) -> int:
         """After the collection was written from outside (a restore, a bulk import):
