@@ -137,6 +137,11 @@ def _hold_writes():
     if not wait:
         return None
     from services.gateway.errors import error_response
+    from services.gateway.policy import authorize
+
+    action = getattr(current_app.view_functions.get(request.endpoint), "_policy_action", None)
+    if action:
+        authorize(action)  # who may not make this change gets its 401/403, not the window
 
     HELD.inc()
     response = error_response(

@@ -78,6 +78,13 @@ def test_a_role_outside_the_matrix_is_403_before_anything_runs(client, outsiders
 # -- against the real platform ---------------------------------------------------------
 
 
+def _maintenance(response) -> bool:
+    """The documented 503 of a write during a backup's snapshot or a restore."""
+    if response.status_code != 503 or not response.headers.get("Retry-After"):
+        return False
+    return (response.json().get("error") or {}).get("details", {}).get("reason") == "maintenance"
+
+
 @pytest.mark.e2e
 def test_allowed_roles_get_past_authorisation_on_every_operation(stack, role_tokens):
     """With a real token of an allowed role, no operation answers 401/403 (an unknown id
@@ -90,6 +97,8 @@ def test_allowed_roles_get_past_authorisation_on_every_operation(stack, role_tok
             response = requests.request(endpoint.method, endpoint.url(stack.base_url),
                                         headers=stack.auth(token), timeout=30, **kwargs)
             allowed = role in endpoint.allowed_roles()
+            if allowed and _maintenance(response):
+                continue  # POST /admin/backups opened a snapshot window: writes wait (API.md)
             if allowed and response.status_code in (401, 403):
                 failures.append(f"{endpoint.id} as {role}: {response.status_code} (allowed)")
             if not allowed and response.status_code != 403:

@@ -28,7 +28,9 @@ BUDGET_S = 240  # per role; the run fails rather than grow silently
 
 
 def problem_of(response) -> str | None:
-    if response.status_code == 503 and response.headers.get("Retry-After"):
+    # schemathesis' responses keep header names lower-cased (and values as lists)
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    if response.status_code == 503 and headers.get("retry-after"):
         # A fuzzed POST /admin/backups opens a backup's snapshot window: writes meanwhile
         # are answered 503 + Retry-After on purpose (API contract), in the envelope.
         try:

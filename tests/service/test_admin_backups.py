@@ -102,6 +102,11 @@ def test_the_gateway_holds_writes_during_a_window_it_learns_by_event(
         assert held.status_code == 503, held.json
         assert 1 <= int(held.headers["Retry-After"]) <= 5
         assert held.json["error"]["details"]["reason"] == "maintenance"
+        # authorisation still comes first: a role that may not change it is told 403
+        denied = client.put("/api/v1/admin/settings", json={"retention_days": 0},
+                            headers=auth("viewer"))
+        assert denied.status_code == 403, denied.json
+        assert client.put("/api/v1/admin/settings", json={}).status_code == 401
         assert client.get("/api/v1/admin/settings", headers=auth("admin")).status_code == 200
         dispatch("admin", events.MAINTENANCE_ENDED, {"id": "backup:t", "ended": True})
         deadline = time.monotonic() + 10
