@@ -24,7 +24,7 @@ export function AppLayout() {
 
   return (
     <Layout style={{ minHeight: '100vh' }}>
-      <Sider breakpoint="lg" collapsedWidth={0} width={220} theme="light">
+      <Sider breakpoint="lg" collapsedWidth={0} width={264} theme="light">
         <div style={{ padding: '16px 20px' }}>
           <strong>{t('app.short_title')}</strong>
         </div>
