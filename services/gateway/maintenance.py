@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, request
-from kombu import Connection, Exchange, Queue
-from kombu.mixins import ConsumerMixin
+from kombu import Exchange
 from prometheus_client import Counter
 
+from services.gateway.event_feed import EventFeed
 from shared import events
 from shared.maintenance import MaintenanceView
 
@@ -35,62 +33,23 @@ EXCHANGE = Exchange("admin.events", type="topic", durable=True)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class MaintenanceFeed(ConsumerMixin):
+class MaintenanceFeed(EventFeed):
+    """``maintenance_started`` / ``maintenance_ended`` → ``view``; on (re)connect the
+    open windows from the admin service (``get_maintenance``)."""
+
+    name = "maintenance"
+
     def __init__(self, amqp_uri: str, view: MaintenanceView,
                  sync: Callable[[], dict[str, Any]], retry_s: float = 2.0):
-        self.connection = Connection(amqp_uri, heartbeat=30)
+        super().__init__(amqp_uri, EXCHANGE,
+                         (events.MAINTENANCE_STARTED, events.MAINTENANCE_ENDED), sync, retry_s)
         self.view = view
-        self.sync = sync
-        self.retry_s = retry_s
-        self.ready = threading.Event()
-        self._synced = False
-        self._last_try = 0.0
-        self._thread: threading.Thread | None = None
-        self.queue_name = f"gateway-maintenance-{uuid.uuid4().hex}"
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="maintenance-feed", daemon=True)
-        self._thread.start()
+    def apply_event(self, body: Any) -> None:
+        self.view.apply(body)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self.should_stop = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self.connection.release()
-
-    def get_consumers(self, consumer_cls, channel):
-        queues = [Queue(f"{self.queue_name}-{key}", EXCHANGE, routing_key=key, exclusive=True,
-                        auto_delete=True, durable=False)
-                  for key in (events.MAINTENANCE_STARTED, events.MAINTENANCE_ENDED)]
-        return [consumer_cls(queues=queues, callbacks=[self.on_message], accept=["json"],
-                             prefetch_count=100)]
-
-    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
-        self._synced = False
-        self._try_sync()
-
-    def on_iteration(self) -> None:
-        if not self._synced and time.monotonic() - self._last_try >= self.retry_s:
-            self._try_sync()
-
-    def on_connection_error(self, exc, interval) -> None:
-        log.warning("maintenance feed: broker connection lost (%r), retrying in %ss",
-                    exc, interval)
-
-    def on_message(self, body: Any, message) -> None:
-        try:
-            self.view.apply(body)
-        finally:
-            message.ack()
-
-    def _try_sync(self) -> None:
-        self._last_try = time.monotonic()
-        try:
-            self.view.apply(self.sync())
-            self._synced = True
-        except Exception as exc:  # admin away: no window is assumed; retried soon
-            log.debug("maintenance feed: cannot read the windows from admin: %r", exc)
-        self.ready.set()
+    def apply_sync(self, answer: dict[str, Any]) -> None:
+        self.view.apply(answer)
 
 
 class Maintenance:

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
-from kombu.mixins import ConsumerMixin
+from kombu import Exchange
 from prometheus_client import Counter, Gauge
 
+from services.gateway.event_feed import EventFeed
 from shared import events
 
 log = logging.getLogger(__name__)
@@ -70,86 +68,34 @@ class DenyList:
         return refused
 
 
-class RevocationFeed(ConsumerMixin):
+class RevocationFeed(EventFeed):
     """The consumer thread: ``user_updated`` events → ``deny``; ``sync()`` on (re)connect.
 
     ``sync()`` returns ``[{"user_id", "revoked_at"}]`` (the auth RPC
     ``revocations_since``); a failed sync is retried every ``retry_s`` seconds.
     """
 
+    name = "revocations"
+
     def __init__(self, amqp_uri: str, deny: DenyList,
                  sync: Callable[[], list[dict[str, Any]]], retry_s: float = 2.0):
-        self.connection = Connection(amqp_uri, heartbeat=30)
+        super().__init__(amqp_uri, EXCHANGE, (events.USER_UPDATED,), sync, retry_s)
         self.deny = deny
-        self.sync = sync
-        self.retry_s = retry_s
-        self.ready = threading.Event()
-        self._synced = False
-        self._last_try = 0.0
-        self._thread: threading.Thread | None = None
-        self.queue_name = f"gateway-revocations-{uuid.uuid4().hex}"
 
-    # -- lifecycle ---------------------------------------------------------------
+    def apply_event(self, body: Any) -> None:
+        if isinstance(body, dict):
+            at = epoch(body.get("revoked_at"))
+            user = body.get("user") or {}
+            if at is not None and user.get("id"):
+                self.deny.revoke(str(user["id"]), at)
+                log.info("tokens of user %s issued before %s are refused",
+                         user.get("username"), body.get("revoked_at"))
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="revocation-feed", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.should_stop = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self.connection.release()
-
-    # -- ConsumerMixin -----------------------------------------------------------
-
-    def get_consumers(self, consumer_cls, channel):
-        queue = Queue(self.queue_name, EXCHANGE, routing_key=events.USER_UPDATED,
-                      exclusive=True, auto_delete=True, durable=False)
-        return [consumer_cls(queues=[queue], callbacks=[self.on_message],
-                             accept=["json"], prefetch_count=100)]
-
-    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
-        # A new queue: whatever happened while there was none is learnt from auth.
-        self._synced = False
-        self._try_sync()
-
-    def on_iteration(self) -> None:
-        if not self._synced and time.monotonic() - self._last_try >= self.retry_s:
-            self._try_sync()
-
-    def on_connection_error(self, exc, interval) -> None:
-        log.warning("revocation feed: broker connection lost (%r), retrying in %ss",
-                    exc, interval)
-
-    def on_message(self, body: Any, message) -> None:
-        try:
-            if isinstance(body, dict):
-                at = epoch(body.get("revoked_at"))
-                user = body.get("user") or {}
-                if at is not None and user.get("id"):
-                    self.deny.revoke(str(user["id"]), at)
-                    log.info("tokens of user %s issued before %s are refused",
-                             user.get("username"), body.get("revoked_at"))
-        finally:
-            message.ack()
-
-    # -- sync --------------------------------------------------------------------
-
-    def _try_sync(self) -> None:
-        self._last_try = time.monotonic()
-        try:
-            revocations = self.sync()
-        except Exception as exc:
-            log.warning("revocation feed: cannot read the revocations from auth: %r", exc)
-            self.ready.set()  # requests are not held while auth is away; retried soon
-            return
+    def apply_sync(self, revocations: list[dict[str, Any]]) -> None:
         for item in revocations:
             at = epoch(item.get("revoked_at"))
             if at is not None and item.get("user_id"):
                 self.deny.revoke(str(item["user_id"]), at)
-        self._synced = True
-        self.ready.set()
 
 
 class Revocations:
