@@ -7,7 +7,8 @@
   newer state (models and deployments: ``updated_at``; executions: status rank).
   Deletions leave a tombstone so that a late update cannot bring an object back.
 * ``rpt_counters``, ``rpt_buckets`` (hour and day, by department and region),
-  ``rpt_model_days``: the pre-aggregated figures (``$inc`` upserts). Every read of
+  ``rpt_model_days``, ``rpt_department_days`` (per day and region, every department's
+  figures in one document): the pre-aggregated figures (``$inc`` upserts). Every read of
   the dashboard and reports is an indexed read of a bounded number of these.
 * ``rpt_activity`` (newest first, trimmed), ``rpt_meta`` (the rebuild's state).
 """
@@ -34,8 +35,10 @@ log = logging.getLogger(__name__)
 
 MODELS, DEPLOYMENTS, EXECUTIONS = "rpt_models", "rpt_deployments", "rpt_executions"
 COUNTERS, BUCKETS, MODEL_DAYS = "rpt_counters", "rpt_buckets", "rpt_model_days"
+DEPARTMENT_DAYS = "rpt_department_days"
 ACTIVITY, META = "rpt_activity", "rpt_meta"
-COLLECTIONS = {"counters": COUNTERS, "buckets": BUCKETS, "model_days": MODEL_DAYS}
+COLLECTIONS = {"counters": COUNTERS, "buckets": BUCKETS, "model_days": MODEL_DAYS,
+               "department_days": DEPARTMENT_DAYS}
 ACTIVITY_KEPT = 200
 WRITE_BATCH = 1000
 
@@ -54,6 +57,7 @@ class ReadModel(Repository):
         BUCKETS: [([("grain", 1), ("start", 1)], {}),
                   ([("department", 1), ("region", 1), ("grain", 1), ("start", 1)], {})],
         MODEL_DAYS: [([("model_id", 1), ("day", 1)], {})],
+        DEPARTMENT_DAYS: [([("region", 1), ("start", 1)], {})],
         ACTIVITY: [([("at", -1)], {})],
     }
 
@@ -251,6 +255,11 @@ class ReadModel(Repository):
         return list(self.db[BUCKETS].find(match,
                                           {"hist": 1, "status": 1, "rows": 1, "compute_s": 1,
                                            "start": 1, "department": 1, "timed": 1}))
+
+    def department_days(self, start: datetime, end: datetime, region: str | None
+                        ) -> list[dict]:
+        return list(self.db[DEPARTMENT_DAYS].find(
+            {"region": region or domain.ALL, "start": {"$gte": start, "$lt": end}}))
 
     def activity(self, limit: int) -> list[dict]:
         return list(self.db[ACTIVITY].find({}).sort([("at", DESCENDING)]).limit(limit))

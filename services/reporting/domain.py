@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, unquote
 
 from shared import cron
 from shared.errors import validation_error
@@ -165,9 +166,6 @@ def execution_contributions(execution: dict[str, Any] | None) -> list[Contributi
     if created is None:
         return out
     dep, reg = dim(execution.get("department")), dim(execution.get("region"))
-    # Which departments have runs (department-usage reads their buckets one by one).
-    out.append(("counters", f"executions_dep|{dep}", {"group": "executions_dep", "key": dep},
-                {"n": 1}))
     incs: dict[str, float] = {f"status.{status}": 1,
                               f"trigger.{dim(execution.get('trigger'))}": 1}
     if status in FINAL:
@@ -184,6 +182,7 @@ def execution_contributions(execution: dict[str, Any] | None) -> list[Contributi
             out.append(("buckets", f"{grain}|{start.isoformat()}|{d}|{r}",
                         {"grain": grain, "start": start, "department": d, "region": r},
                         dict(incs)))
+    out += department_day_contributions(created, dep, reg, status, incs)
     model_id = execution.get("model_id")
     if model_id:
         model_incs = {k: v for k, v in incs.items() if not k.startswith(("hist.", "trigger."))}
@@ -193,6 +192,26 @@ def execution_contributions(execution: dict[str, Any] | None) -> list[Contributi
         out.append(("model_days", f"{model_id}|all",
                     {"model_id": model_id, "day": None}, dict(model_incs)))
     return out
+
+
+def department_field(department: str) -> str:
+    """A department as a field name of a department-day document (no ``.`` nor ``$``)."""
+    return quote(department, safe="")
+
+
+def department_day_contributions(created: datetime, dep: str, reg: str, status: str,
+                                 incs: dict[str, float]) -> list[Contribution]:
+    """One document per day and region (and per day for every region), holding each
+    department's figures as maps: department-usage reads one document per day of its
+    period, however many departments there are."""
+    field = department_field(dep)
+    dep_incs = {f"{status}.{field}": 1}
+    for name in ("rows", "compute_s"):
+        if name in incs:
+            dep_incs[f"{name}.{field}"] = incs[name]
+    day = floor_day(created)
+    return [("department_days", f"{day.isoformat()}|{r}", {"start": day, "region": r},
+             dict(dep_incs)) for r in (reg, ALL)]
 
 
 def difference(before: Iterable[Contribution], after: Iterable[Contribution]
@@ -493,8 +512,9 @@ def trends(spec: dict[str, Any], buckets: Iterable[dict[str, Any]]) -> dict[str,
     }
 
 
-def department_usage(spec: dict[str, Any], model_counters, deployment_counters, buckets
+def department_usage(spec: dict[str, Any], model_counters, deployment_counters, days
                      ) -> dict[str, Any]:
+    """``days``: the department-day documents of the period (one region, or all)."""
     rows: dict[str, dict[str, Any]] = {}
 
     def row(department: str) -> dict[str, Any]:
@@ -509,9 +529,20 @@ def department_usage(spec: dict[str, Any], model_counters, deployment_counters, 
         entry["deployments"] += int(counter.get("n") or 0)
         if counter.get("key") == "active":
             entry["active_deployments"] += int(counter.get("n") or 0)
-    for bucket in buckets:
-        if bucket["department"] != ALL:
-            add_bucket(row(bucket["department"])["point"], bucket)
+    wanted = spec.get("department")
+    for day in days:
+        for name in (*STATUSES, "rows", "compute_s"):
+            for field, value in (day.get(name) or {}).items():
+                department = unquote(field)
+                if wanted and department != wanted:
+                    continue
+                point = row(department)["point"]
+                if name == "rows":
+                    point["rows"] += int(value)
+                elif name == "compute_s":
+                    point["compute_s"] += float(value)
+                else:
+                    point["status"][name] += int(value)
     items = []
     for department in sorted(rows):
         entry = rows[department]

@@ -69,15 +69,8 @@ def department_usage(repo: ReadModel, query: dict[str, Any]) -> dict[str, Any]:
     start, end = domain.period(query, "day", utcnow(), timedelta(days=30))
     spec = {"from": start, "to": end, **where}
     models, deployments = repo.counters("models_dr", where), repo.counters("deployments", where)
-    if where.get("department"):
-        departments = {where["department"]}
-    else:
-        departments = {c["department"] for c in models + deployments if c.get("n")}
-        departments |= {c["key"] for c in repo.counters("executions_dep") if c.get("n")}
-    buckets: list[dict[str, Any]] = []
-    for department in sorted(departments):  # one bounded index range per department
-        buckets += repo.buckets("day", start, end, {**where, "department": department})
-    return domain.department_usage(spec, models, deployments, buckets)
+    days = repo.department_days(start, end, where.get("region"))
+    return domain.department_usage(spec, models, deployments, days)
 
 
 def _page(query: dict[str, Any]) -> tuple[int, int]:

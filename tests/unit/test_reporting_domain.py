@@ -132,3 +132,44 @@ def test_the_analytics_copy_defaults_to_a_sqlite_file_under_var_dir(monkeypatch,
     assert analytics_db_url() == f"sqlite:///{tmp_path}/analytics/analytics.db"
     monkeypatch.setenv("ANALYTICS_DB_URL", "postgresql+psycopg://a:b@db/analytics")
     assert analytics_db_url() == "postgresql+psycopg://a:b@db/analytics"
+
+
+def _department_days(executions):
+    """The department-day documents the contributions of ``executions`` add up to, nested
+    one level as the read model stores them."""
+    totals = domain.Totals()
+    for execution in executions:
+        totals.add(domain.execution_contributions(execution))
+    docs = {}
+    for collection, key, fields, incs in totals.result():
+        if collection != "department_days":
+            continue
+        doc = docs.setdefault(key, dict(fields))
+        for name, value in incs.items():
+            head, _, tail = name.partition(".")
+            doc.setdefault(head, {})[tail] = value
+    return list(docs.values())
+
+
+def test_department_usage_sums_every_department_of_one_document_per_day():
+    odd = "R.&D $labs"  # field-name characters MongoDB reserves
+    runs = [_execution("succeeded", id="a", duration_s=2.0, rows=10, department=odd),
+            _execution("failed", id="b", duration_s=1.0, department=odd, region="Asia"),
+            _execution("succeeded", id="c", duration_s=4.0, rows=5),
+            _execution("succeeded", id="d", duration_s=1.0, rows=7,
+                       created_at="2026-03-03T08:00:00.000Z")]
+    days = _department_days(runs)
+    spec = {"from": datetime(2026, 3, 1, tzinfo=UTC), "to": datetime(2026, 3, 4, tzinfo=UTC)}
+    everywhere = [d for d in days if d["region"] == domain.ALL]
+    assert len(everywhere) == 2  # two days, whatever the number of departments
+    items = {i["department"]: i for i in
+             domain.department_usage(spec, [], [], everywhere)["items"]}
+    assert items[odd]["executions"] == 2 and items[odd]["failed"] == 1
+    assert items[odd]["rows_scored"] == 10 and items[odd]["compute_s"] == 3.0
+    assert items["Finance"]["executions"] == 2 and items["Finance"]["rows_scored"] == 12
+    assert items["Finance"]["success_rate"] == 1.0
+    asia = [d for d in days if d["region"] == "Asia"]
+    only = domain.department_usage({**spec, "region": "Asia"}, [], [], asia)["items"]
+    assert [(i["department"], i["executions"]) for i in only] == [(odd, 1)]
+    one = domain.department_usage({**spec, "department": "Finance"}, [], [], everywhere)
+    assert [i["department"] for i in one["items"]] == ["Finance"]
