@@ -22,6 +22,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -291,8 +292,6 @@ def start_helper(module: str, *args: str, timeout: float = 60.0,
                 break
             seen.append(line.rstrip())
             if line.strip() == "ready":
-                import threading
-
                 # Keep reading so a chatty child never blocks on a full pipe.
                 threading.Thread(target=lambda: [None for _ in process.stdout],
                                  daemon=True).start()
@@ -314,3 +313,44 @@ def stop_helper(process: Any, timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def load_generate(make_call, concurrency: int, seconds: float,
+                  warmup: int = 5) -> dict[str, Any]:
+    """``concurrency`` threads, each with its own session-bound callable, for ``seconds``."""
+    samples: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(concurrency + 1)
+    stop_at = [0.0]
+
+    def worker():
+        call = make_call()
+        for _ in range(warmup):
+            call()
+        start.wait()
+        mine = []
+        while time.perf_counter() < stop_at[0]:
+            began = time.perf_counter()
+            try:
+                call()
+            except Exception:
+                with lock:
+                    errors[0] += 1
+                continue
+            mine.append(time.perf_counter() - began)
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + 3600  # set for real once everyone is warm
+    start.wait()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {**summarize(samples), "rps": len(samples) / elapsed, "errors": errors[0],
+            "concurrency": concurrency, "seconds": elapsed}

@@ -43,8 +43,10 @@ from typing import Any
 from bench.common import (
     Platform,
     Report,
+    env_float,
     env_int,
     fmt,
+    load_generate,
     median,
     percentile,
     platform,
@@ -250,6 +252,52 @@ def bench_executions(plat: Platform, report: Report, rounds: int, count: int) ->
     finally:
         client.close()
         session.close()
+
+
+def bench_lists_concurrent(plat: Platform, report: Report, rounds: int, clients: int,
+                           seconds: float) -> None:
+    """``clients`` closed-loop clients on one list shape, then on one GET /models/{id}:
+    p95 and requests/s under load, the list against the single read in the same round."""
+    import requests
+
+    first = requests.get(plat.api("/models"), params={"per_page": 1}, timeout=60,
+                         headers=plat.stack.auth(plat.token()))
+    first.raise_for_status()
+    one_id = first.json()["items"][0]["id"]
+
+    def client(path: str, params: dict[str, Any] | None = None):
+        def make():
+            session = requests.Session()
+
+            def call():
+                response = session.get(plat.api(path), params=params, timeout=120,
+                                       headers=plat.stack.auth(plat.token()))
+                response.raise_for_status()
+            return call
+        return make
+
+    for label, params, _ in QUERIES:
+        if label not in ("default", "filter", "search"):
+            continue
+        paths = {"list": client("/models", params), "get_one": client(f"/models/{one_id}")}
+        per_round: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
+        for rnd in range(rounds):
+            order = list(paths) if rnd % 2 == 0 else list(reversed(paths))
+            for name in order:
+                per_round[name].append(load_generate(paths[name], clients, seconds,
+                                                     warmup=2))
+        ratio = median([per_round["list"][i]["p95_ms"] / per_round["get_one"][i]["p95_ms"]
+                        for i in range(rounds)])
+        rps = {p: median([r["rps"] for r in runs]) for p, runs in per_round.items()}
+        p95 = {p: median([r["p95_ms"] for r in runs]) for p, runs in per_round.items()}
+        errors = sum(r["errors"] for runs in per_round.values() for r in runs)
+        report.figure(
+            f"list_{label}_c{clients}",
+            f"{clients} clients: list p95 {fmt(p95['list'])} ms, {fmt(rps['list'])} req/s | "
+            f"GET /models/{{id}} p95 {fmt(p95['get_one'])} ms, {fmt(rps['get_one'])} req/s | "
+            f"p95 ratio x{fmt(ratio)} (target <= 3) | errors {errors}",
+            params=params, per_round=per_round, ratio_list_over_get_one_p95=ratio,
+            rps=rps, clients=clients, errors=errors)
 
 
 def _timed(fn, n: int) -> list[float]:
@@ -519,7 +567,9 @@ def run(argv: list[str] | None = None) -> Report:
         "client": "sequential: one requests.Session (keep-alive), one RpcPool lease, "
                   "one pymongo client; one request in flight at a time",
     })
-    parts = os.environ.get("BENCH_REGISTRY_PARTS", "lists,executions,rpc,upload").split(",")
+    clients = env_int("BENCH_LIST_CLIENTS", 16)
+    parts = os.environ.get("BENCH_REGISTRY_PARTS",
+                           "lists,concurrent,executions,rpc,upload").split(",")
     report.params["parts"] = parts
     with platform(NAME) as plat:
         if "lists" in parts:
@@ -529,6 +579,12 @@ def run(argv: list[str] | None = None) -> Report:
                         "(not measured)")
             progress(NAME, "list/filter latencies")
             bench_lists(plat, report, rounds, requests_per)
+        if "concurrent" in parts:
+            if "lists" not in parts:
+                insert_models(plat, models)
+            progress(NAME, f"lists under {clients} concurrent clients")
+            bench_lists_concurrent(plat, report, min(rounds, 3), clients,
+                                   env_float("BENCH_CONCURRENT_S", 6.0))
         if "executions" in parts:
             progress(NAME, f"the Exécutions list at {executions} executions")
             if "lists" not in parts:

@@ -38,7 +38,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from bench.common import (
     Report,
     env_int,
     fmt,
+    load_generate,
     median,
     platform,
     progress,
@@ -276,47 +276,6 @@ def bench_batch(api: Api, report: Report, paths: dict[str, Path], csv_path: Path
 
 
 # -- online ------------------------------------------------------------------------------
-
-
-def load_generate(make_call, concurrency: int, seconds: float,
-                  warmup: int = 5) -> dict[str, Any]:
-    """``concurrency`` threads, each with its own session-bound callable, for ``seconds``."""
-    samples: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(concurrency + 1)
-    stop_at = [0.0]
-
-    def worker():
-        call = make_call()
-        for _ in range(warmup):
-            call()
-        start.wait()
-        mine = []
-        while time.perf_counter() < stop_at[0]:
-            began = time.perf_counter()
-            try:
-                call()
-            except Exception:
-                with lock:
-                    errors[0] += 1
-                continue
-            mine.append(time.perf_counter() - began)
-        with lock:
-            samples.extend(mine)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + 3600  # set for real once everyone is warm
-    start.wait()
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    return {**summarize(samples), "rps": len(samples) / elapsed, "errors": errors[0],
-            "concurrency": concurrency, "seconds": elapsed}
 
 
 def bare_predict(model: Any, frame: Any, seconds: float) -> dict[str, Any]:
