@@ -35,6 +35,8 @@ from typing import Any
 import pymongo
 from bson import ObjectId
 
+from shared.listorder import Order
+
 log = logging.getLogger(__name__)
 
 #: How long a hole in the change numbers is waited for before a full reload.
@@ -42,6 +44,8 @@ GAP_GRACE_S = 5.0
 #: Change rows older than this expire (a replica further behind reloads).
 CHANGES_TTL = timedelta(days=1)
 COUNTERS = "counters"
+#: Changes kept for updating cached orders in place; an order further behind is re-sorted.
+JOURNAL_MAX = 4096
 
 
 class Unsupported(Exception):
@@ -214,9 +218,12 @@ class ListIndex:
         self._lock = threading.Lock()
         self._loading = False
         self._version = 0  # bumped by every change of the entries
-        #: sort spec -> (version, entries in that order, id -> position): the default
-        #: view, and the other orders users pick, are sorted once per change, not per request.
-        self._orders: dict[tuple, tuple[int, list[dict[str, Any]], dict[Any, int]]] = {}
+        #: sort spec -> that order at some version: the default view, and the other orders
+        #: users pick, are sorted once, then kept sorted by applying the journal's changes.
+        self._orders: dict[tuple, Order] = {}
+        #: (version after the change, old entry, new entry) since ``_journal_from``.
+        self._journal: list[tuple[int, dict | None, dict | None]] = []
+        self._journal_from = 0
 
     # -- the change log ---------------------------------------------------------------
 
@@ -264,6 +271,7 @@ class ListIndex:
             self._entries, self._seq, self._gap_since = entries, seq, None
             self._postings, self._texts = postings, texts
             self._version += 1
+            self._journal, self._journal_from = [], self._version
         log.info("list index %s: %d documents loaded in %.2f s", self.name, len(entries),
                  time.monotonic() - started)
         self._catch_up(db)  # the writes made while it loaded
@@ -307,6 +315,11 @@ class ListIndex:
                     self._entries[doc_id] = new
                     self._texts[doc_id] = self._text(new)
                 self._version += 1
+                self._journal.append((self._version, old, new))
+            if len(self._journal) > JOURNAL_MAX:
+                dropped = len(self._journal) - JOURNAL_MAX // 2
+                self._journal_from = self._journal[dropped - 1][0]
+                del self._journal[:dropped]
 
     def _post(self, postings: dict[str, dict[Any, set]], entry: dict[str, Any],
               add: bool) -> None:
@@ -405,7 +418,8 @@ class ListIndex:
                 self.load_in_background(db, spawn)
             return None
         try:
-            ordered, position, keys = self._ordered(tuple(sort))
+            order = self._ordered(tuple(sort))
+            ordered, keys = order.entries, order.keys
             block, lo, hi = ordered, 0, len(ordered)
             first, direction = sort[0]
             period = filter_.get(first)
@@ -422,7 +436,8 @@ class ListIndex:
                 if chosen is None:
                     rows = block
                 elif len(chosen) * 8 < len(block):  # few matches: order them by place
-                    places = sorted(p for p in map(position.__getitem__, chosen) if lo <= p < hi)
+                    places = sorted(p for p in map(order.position.__getitem__, chosen)
+                                    if lo <= p < hi)
                     rows = [ordered[p] for p in places]
                 else:
                     rows = [entry for entry in block if entry["_id"] in chosen]
@@ -438,30 +453,37 @@ class ListIndex:
             return None
         return [entry["_id"] for entry in rows[skip:skip + limit]], len(rows)
 
-    def _ordered(self, sort: tuple[tuple[str, int], ...]
-                 ) -> tuple[list[dict[str, Any]], dict[Any, int], list[tuple]]:
-        """Every entry in ``sort`` order, each id's place in it, and the first sort
-        field's values in ascending order (cached until the next change)."""
-        with self._lock:
-            cached = self._orders.get(sort)
-            if cached is not None and cached[0] == self._version:
-                return cached[1], cached[2], cached[3]
-            version, entries = self._version, list(self._entries.values())
-        for field, direction in reversed(sort):
+    def _ordered(self, sort: tuple[tuple[str, int], ...]) -> Order:
+        """Every entry in ``sort`` order (see ``shared.listorder``), current."""
+        for field, _direction in sort:
             if field not in self.fields:
                 raise Unsupported(f"sort by {field}")
-            entries.sort(key=lambda entry, f=field: sort_value(entry.get(f)),
-                         reverse=direction < 0)
-        position = {entry["_id"]: n for n, entry in enumerate(entries)}
-        first, direction = sort[0]
-        keys = [sort_value(entry.get(first)) for entry in entries]
-        if direction < 0:
-            keys.reverse()
         with self._lock:
-            if len(self._orders) >= 16:
+            version, cached = self._version, self._orders.get(sort)
+            if cached is not None and cached.version == version:
+                return cached
+            changes = None
+            if cached is not None and cached.version >= self._journal_from:
+                start = bisect.bisect_right(self._journal, cached.version,
+                                            key=lambda change: change[0])
+                changes = [(old, new) for _v, old, new in self._journal[start:]]
+            if changes is None or len(changes) > max(64, len(cached.entries) // 50):
+                changes, entries = None, list(self._entries.values())
+        if changes is not None:
+            try:
+                order = cached.changed(changes, version)
+            except LookupError:  # not the entries it was built from: sort them again
+                log.warning("list index %s: order %s re-sorted", self.name, sort)
+                with self._lock:
+                    version, entries = self._version, list(self._entries.values())
+                order = Order.build(sort, entries, version, sort_value)
+        else:
+            order = Order.build(sort, entries, version, sort_value)
+        with self._lock:
+            if len(self._orders) >= 16 and sort not in self._orders:
                 self._orders.clear()
-            self._orders[sort] = (version, entries, position, keys)
-        return entries, position, keys
+            self._orders[sort] = order
+        return order
 
     def values(self, db: Any, fields: Iterable[str]) -> dict[str, list[str]] | None:
         """The distinct non-empty values of ``fields``, sorted (the list's filters), with
