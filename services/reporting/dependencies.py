@@ -249,6 +249,18 @@ class ReadModel(Repository):
     def counters(self, group: str, where: dict[str, Any] | None = None) -> list[dict]:
         return list(self.db[COUNTERS].find({"group": group, **(where or {})}))
 
+    def counter_groups(self, groups: Iterable[str]) -> dict[str, list[dict]]:
+        """Several groups' counters in one read."""
+        found: dict[str, list[dict]] = {group: [] for group in groups}
+        for counter in self.db[COUNTERS].find({"group": {"$in": list(found)}}):
+            found[counter["group"]].append(counter)
+        return found
+
+    def status_buckets(self, grain: str, start: datetime, end: datetime) -> list[dict]:
+        """Every department's and region's buckets of a period, counts by status only."""
+        return list(self.db[BUCKETS].find(domain.bucket_match(grain, start, end, {}),
+                                          {"status": 1}))
+
     def buckets(self, grain: str, start: datetime, end: datetime,
                 where: dict[str, str]) -> list[dict]:
         match = domain.bucket_match(grain, start, end, where)

@@ -18,23 +18,24 @@ from shared.mongo import isoformat, utcnow
 def dashboard(repo: ReadModel, recent: int = 20) -> dict[str, Any]:
     now = utcnow()
     since = domain.floor_hour(now - timedelta(hours=24))
+    counters = repo.counter_groups(("models_type", "models_dr", "deployments", "executions"))
     models_by_type: dict[str, int] = {}
-    for counter in repo.counters("models_type"):
+    for counter in counters["models_type"]:
         if counter.get("n"):
             models_by_type[counter["key"]] = int(counter["n"])
     models_by_department: dict[str, int] = {}
-    for counter in repo.counters("models_dr"):
+    for counter in counters["models_dr"]:
         if counter.get("n"):
             dep = counter["department"]
             models_by_department[dep] = models_by_department.get(dep, 0) + int(counter["n"])
     deployments = {"active": 0, "inactive": 0}
-    for counter in repo.counters("deployments"):
+    for counter in counters["deployments"]:
         deployments[counter["key"]] = deployments.get(counter["key"], 0) + int(counter["n"])
     by_status = {status: 0 for status in domain.STATUSES}
-    for counter in repo.counters("executions"):
+    for counter in counters["executions"]:
         by_status[counter["key"]] = by_status.get(counter["key"], 0) + int(counter["n"])
     last = domain.empty_point()
-    for bucket in repo.buckets("hour", since, now + timedelta(hours=1), {}):
+    for bucket in repo.status_buckets("hour", since, now + timedelta(hours=1)):
         domain.add_bucket(last, bucket)
     last_24h = {status: int(last["status"].get(status, 0)) for status in domain.STATUSES}
     return {
