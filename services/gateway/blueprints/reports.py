@@ -293,12 +293,31 @@ def wants_csv(args: dict[str, Any]) -> bool:
         request.accept_mimetypes["application/json"]
 
 
+#: A CSV export of a paged report without ``page`` holds every line, up to this many.
+CSV_MAX_LINES = 100_000
+_PAGE_SIZE = 200  # the API's largest page
+
+
+def _every_page(name: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The paged report's first page, with the items of all its pages."""
+    query = {**query, "page": 1, "per_page": _PAGE_SIZE}
+    report = rpc("reporting", "report", name, query)
+    items = list(report["items"])
+    while len(items) < min(report["total"], CSV_MAX_LINES) and report["items"]:
+        query["page"] += 1
+        report = rpc("reporting", "report", name, query)
+        items += report["items"]
+    return {**report, "items": items[:CSV_MAX_LINES]}
+
+
 def _report(name: str, args: dict[str, Any], schema: type[ma.Schema]):
     query = {k: v for k, v in args.items() if k != "format"}
-    report = rpc("reporting", "report", name, query)
     if wants_csv(args):
+        paged = name in ("model-performance", "deployment-status") and "page" not in query
+        report = (_every_page(name, query) if paged
+                  else rpc("reporting", "report", name, query))
         return csv_response(name, report, list(_CSV_COLUMNS[name]))
-    return report
+    return rpc("reporting", "report", name, query)
 
 
 _STATS = ["total", *STATUSES, "success_rate", "duration_p50_s", "duration_p90_s",

@@ -40,9 +40,9 @@ export default function ReportsPage() {
   const onExport = async () => {
     setExporting(true);
     try {
-      // The whole report (at most the API's 200 lines a page), not the page on screen.
+      // The whole report, not the page on screen: without a page, the API exports every page.
       const params = reportParams(report, state);
-      await exportReport(report, 'page' in params ? { ...params, page: undefined, per_page: 200 } : params);
+      await exportReport(report, { ...params, page: undefined, per_page: undefined });
     } catch (error) {
       void message.error(errorMessage(error, t));
     } finally {
