@@ -232,6 +232,7 @@ WEBHOOK_EVENTS = (
     events.MODEL_CREATED,
     events.MODEL_UPDATED,
     events.BACKUP_SUCCEEDED,
+    events.BACKUP_FAILED,
 )
 TEST_EVENT = "integration_test"
 

@@ -198,7 +198,7 @@ class AdminService:
                       requeue_on_error=True)
     def on_backup_event(self, payload: dict[str, Any]) -> None:
         """A backup or restore finished: appended to the audit entry of the request that
-        asked for it; backup_succeeded also goes to integrations."""
+        asked for it; backup_succeeded and backup_failed also go to integrations."""
         self._on_event(payload)
 
     def _on_event(self, payload: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ by its event and holds writes with 503 + Retry-After while reads go on."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 
@@ -18,6 +19,7 @@ from shared import backup_archive, events
 from shared.artifacts import ArtifactStore
 from shared.mongo import connect
 from shared.testing.gateway import gateway_app, gateway_config
+from shared.testing.webhooks import receiver  # noqa: F401
 
 pytestmark = pytest.mark.service
 
@@ -64,15 +66,24 @@ def test_a_backup_holds_the_documents_and_files_and_its_archive_checks(
             assert client.get("/api/v1/admin/backups", headers=auth(role)).status_code == 403
 
 
-def test_a_failed_backup_says_why_in_its_record_and_the_log(
-        container_factory, service_config, token_issuer, auth, caplog, tmp_path):
+def test_a_failed_backup_says_why_in_its_record_the_log_and_a_webhook(
+        container_factory, service_config, token_issuer, auth, caplog, tmp_path,
+        receiver):  # noqa: F811
     config = {**service_config, "BACKUP_WORK_DIR": str(tmp_path / "missing" / "dir")}
     caplog.set_level(logging.INFO, logger="services.admin.backups")
     with _client(container_factory, config, token_issuer) as app:
         client = app.test_client()
+        assert client.put("/api/v1/admin/settings", headers=auth("admin"), json={
+            "webhook_allowed_hosts": ["127.0.0.1"]}).status_code == 200
+        assert client.post("/api/v1/integrations", headers=auth("admin"), json={
+            "name": "sauvegardes", "url": receiver.url, "events": ["backup_failed"],
+            "active": True}).status_code == 201
         started = client.post("/api/v1/admin/backups", headers=auth("admin"))
         assert started.status_code == 202, started.json
         backup = _wait(client, auth, started.json["id"])
+        event = json.loads(receiver.wait(1, timeout=30)[0]["body"])
+    assert event["type"] == "backup_failed"
+    assert event["data"]["backup"]["id"] == backup["id"]
     assert backup["status"] == "failed"
     assert backup["error"] == "FileNotFoundError: No such file or directory"
     assert str(tmp_path) not in backup["error"]

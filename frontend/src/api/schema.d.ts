@@ -3954,7 +3954,7 @@ export interface components {
             /** Format: date-time */
             delivered_at?: string | null;
             /** @enum {string} */
-            event_type?: "execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "integration_test";
+            event_type?: "execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "backup_failed" | "integration_test";
             id: string;
             integration_id?: string;
             /** Format: date-time */
@@ -4275,7 +4275,7 @@ export interface components {
             created_by?: string | null;
             department?: string | null;
             description?: string | null;
-            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "backup_failed")[];
             id: string;
             name: string;
             /** Format: date-time */
@@ -4290,7 +4290,7 @@ export interface components {
             created_by?: string | null;
             department?: string | null;
             description?: string | null;
-            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "backup_failed")[];
             id: string;
             name: string;
             /** @description whsec_ + base64: the HMAC key of webhook-signature. Shown only in this answer; keep it. */
@@ -4311,7 +4311,7 @@ export interface components {
             /** @description only this department's events */
             department?: string | null;
             description?: string;
-            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            events?: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "backup_failed")[];
             name?: string;
             /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
             url?: string;
@@ -4321,7 +4321,7 @@ export interface components {
             /** @description only this department's events */
             department?: string | null;
             description?: string;
-            events: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded")[];
+            events: ("execution_succeeded" | "execution_failed" | "execution_timed_out" | "deployment_started" | "deployment_stopped" | "model_created" | "model_updated" | "backup_succeeded" | "backup_failed")[];
             name: string;
             /** @description http(s); a non-public address only when webhook_allowed_hosts names the host */
             url: string;

@@ -23,6 +23,7 @@ export const WEBHOOK_EVENTS: WebhookEvent[] = [
   'model_created',
   'model_updated',
   'backup_succeeded',
+  'backup_failed',
 ];
 
 export const integrationKeys = {
