@@ -150,3 +150,18 @@ def test_a_scheduled_backup_is_made_once_per_slot(
         time.sleep(1.5)  # several more checks of the schedule: the slot is taken
         again = client.get("/api/v1/admin/backups", headers=auth("admin")).json
         assert again["total"] == 1, again["items"]
+
+
+def test_an_uploaded_archive_over_the_limit_is_413_and_leaves_nothing(
+        container_factory, service_config, token_issuer, auth, monkeypatch):
+    monkeypatch.setenv("BACKUP_UPLOAD_MAX_MB", "0.5")  # refused past 1.5 MB (headers' slack)
+    db = connect(service_config["MONGO_URI"])[service_config["MONGO_DB"]]
+    with _client(container_factory, service_config, token_issuer) as app:
+        client = app.test_client()
+        big = client.post("/api/v1/admin/restore", headers=auth("admin"),
+                          data={"file": (io.BytesIO(b"\0" * (3 * 1024 * 1024)), "b.tar.gz")},
+                          content_type="multipart/form-data")
+        assert big.status_code == 413, big.json
+        assert big.json["error"]["code"] == "payload_too_large"
+        assert client.get("/api/v1/admin/restores", headers=auth("admin")).json["total"] == 0
+    assert db["backups.files"].count_documents({}) == 0
