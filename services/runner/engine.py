@@ -38,8 +38,9 @@ from services.runner.domain import (
     SUCCEEDED,
     TIMED_OUT,
 )
+from services.runner.predictors import PredictorError
 from services.runner.queue import ACK, REQUEUE
-from services.runner.sandbox import ChildRun, PredictorError
+from services.runner.sandbox import ChildRun
 from shared import events, resources
 from shared.datasets import check_columns, check_records, detect_format, inspect_dataset_offhub
 from shared.errors import (
@@ -666,8 +667,7 @@ class Engine:
             answer = predictor.predict(instances, domain.schema_names(schema) or None, proba,
                                        self.runtime.predict_timeout_s)
         except PredictorError as exc:
-            if exc.crashed or exc.timeout:
-                self.runtime.cache.discard(self.runtime.predictor_key(file, memory_mb))
+            if exc.crashed or exc.timeout:  # that process is gone from its pool already
                 raise ServiceUnavailable(f"the model process stopped: {exc}") from None
             if exc.load and exc.memory:
                 raise Conflict(f"memory limit of {memory_mb} MB exceeded (memory_mb) while "
