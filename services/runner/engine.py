@@ -685,10 +685,15 @@ class Engine:
         metrics.PREDICT_ROWS.inc(len(instances))
         answer["deployment_id"] = str(deployment.get("id", deployment_id))
         answer["model_id"] = str(model["id"])
-        try:  # who scored which deployment (never the data): the audit trail's
-            self.dispatch(events.PREDICTION_SERVED, {
-                "deployment_id": answer["deployment_id"], "model_id": answer["model_id"],
-                "department": deployment.get("department"), "instances": len(instances)})
+        # Who scored which deployment (never the data), for the audit trail: published
+        # (and confirmed) after the answer is on its way, not before.
+        eventlet.spawn_n(self._served, {
+            "deployment_id": answer["deployment_id"], "model_id": answer["model_id"],
+            "department": deployment.get("department"), "instances": len(instances)})
+        return answer
+
+    def _served(self, payload: dict[str, Any]) -> None:
+        try:
+            self.dispatch(events.PREDICTION_SERVED, payload)
         except Exception:  # answered already; a lost event must not fail the call
             log.exception("could not dispatch %s", events.PREDICTION_SERVED)
-        return answer
