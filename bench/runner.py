@@ -484,7 +484,15 @@ def bench_online(api: Api, report: Report, model_key: str, model_id: str, model_
                         raise RuntimeError(f"HTTP {r.status_code} {r.text[:200]}")
                 return call
 
-            gateway_call()()  # fail loudly now rather than as a count of errors
+            warm_deadline = time.monotonic() + 120  # the first call starts the model process
+            while True:  # (longer than RPC_TIMEOUT_S on a loaded machine: 503 meanwhile)
+                try:
+                    gateway_call()()  # fail loudly now rather than as a count of errors
+                    break
+                except RuntimeError as exc:
+                    if "HTTP 503" not in str(exc) or time.monotonic() > warm_deadline:
+                        raise
+                    time.sleep(2)
             if server is not None:
                 mlflow_call()()
             bare = bare_predict(model, batch, min(seconds, 4))
