@@ -29,7 +29,6 @@ from services.runner.worker import (
     out_of_memory,
 )
 
-
 #: Said when there is no memory left even to describe the error (prebuilt for that).
 _OUT_OF_MEMORY = frame(b'{"event": "error", "error": "MemoryError", "memory": true}')
 
