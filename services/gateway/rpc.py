@@ -3,11 +3,15 @@
 Used by the gateway (one pool per process, shared by gunicorn's threads) and by
 ``bench/``; it imports nothing from Flask.
 
-A nameko ``ClusterRpcProxy`` is single-threaded (one reply queue, one polling
-consumer), so each call borrows a started proxy from a queue, uses it alone and
-gives it back. A proxy that hit a timeout or a connection error may still get
-the late reply of the failed call or sit on a dead connection: it is stopped
-and discarded, and a fresh one is created on demand.
+Each lease is one kombu connection with its own exclusive reply queue bound to
+nameko's RPC exchange, used by one thread at a time. A call publishes nameko's wire
+format (``{"args", "kwargs"}``, the caller's context as ``nameko.*`` headers,
+``reply_to`` + ``correlation_id``) and drains the connection until the matching
+reply comes. Requests are transient and unconfirmed: a request the broker loses
+is a call nobody answers, i.e. a timeout, which is a 503 as any other. ``mandatory``
+stays on, so a request no service queue can take comes back as ``basic.return``:
+``UnknownService``. A lease that hit a timeout or a connection error is closed and
+discarded; a fresh one is created on demand.
 
 Usage::
 
@@ -20,15 +24,19 @@ from __future__ import annotations
 
 import logging
 import queue
+import select
 import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu import Connection, Consumer, Producer, Queue
 from kombu.exceptions import OperationalError
-from nameko.exceptions import RpcTimeout, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.exceptions import RpcTimeout, UnknownService, deserialize
+from nameko.rpc import get_rpc_exchange
 from prometheus_client import Counter, Histogram
 
 from shared.errors import ServiceUnavailable
@@ -52,35 +60,92 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
 )
 
+#: The caller's name in the call id stack nameko's services see (``call_id_stack``),
+#: as nameko's standalone proxy names itself: the audit trail counts the depth.
+CALLER_ID = "standalone_rpc_proxy.call"
+
 
 class _Lease:
-    """One started ``ClusterRpcProxy`` and the cluster object its ``start()`` returned."""
+    """One connection, its reply queue and the replies received on it."""
 
     def __init__(self, config: dict[str, Any], timeout: float | None):
-        self.standalone = ClusterRpcProxy(config, timeout=timeout)
-        self.cluster = self.standalone.start()
+        self.timeout = timeout
+        self.exchange = get_rpc_exchange(config)
+        self.connection = Connection(config[AMQP_URI_CONFIG_KEY],
+                                     ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                     login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        try:
+            self.connection.connect()
+            channel = self.connection.channel()
+            self.exchange(channel).declare()  # the services declare it too; same options
+            self.reply_key = uuid.uuid4().hex
+            reply_queue = Queue(f"rpc.reply-gateway-{self.reply_key}", exchange=self.exchange,
+                                routing_key=self.reply_key, exclusive=True, auto_delete=True,
+                                durable=False, channel=channel)
+            reply_queue.declare()
+            self.replies: dict[str, Any] = {}
+            self.returned: set[str] = set()
+            self.producer = Producer(channel, exchange=self.exchange, serializer="json",
+                                     on_return=self._on_return)
+            self.consumer = Consumer(channel, [reply_queue], callbacks=[self._on_reply],
+                                     accept=["json"], no_ack=True)
+            self.consumer.consume()
+        except BaseException:
+            self.stop()
+            raise
         self.created = time.monotonic()
 
-    def set_context(self, context: dict[str, Any]) -> None:
-        # nameko 2.14 standalone proxies serialise the *WorkerContext* they were built
-        # with into the AMQP headers of every call (``worker_ctx.context_data`` is read
-        # at publish time). There is no per-call argument for it, and the context is
-        # fixed at construction, so a pooled proxy must have its context data swapped
-        # before each call; the lease is used by one thread at a time, so this is safe.
-        self.standalone._worker_ctx.data = dict(context)
+    def _on_reply(self, body: Any, message) -> None:
+        self.replies[message.properties.get("correlation_id")] = body
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        self.returned.add(message.properties.get("correlation_id"))
+
+    def call(self, service: str, method: str, args: tuple, kwargs: dict,
+             context: dict[str, Any]) -> Any:
+        correlation_id = uuid.uuid4().hex
+        headers = {f"nameko.{key}": value for key, value in context.items()
+                   if value is not None}
+        headers["nameko.call_id_stack"] = [f"{CALLER_ID}.{correlation_id}"]
+        self.producer.publish({"args": args, "kwargs": kwargs},
+                              routing_key=f"{service}.{method}", mandatory=True,
+                              reply_to=self.reply_key, correlation_id=correlation_id,
+                              headers=headers, delivery_mode=1)
+        reply = self._wait(service, correlation_id)
+        error = reply.get("error")
+        if error:
+            raise deserialize(error)
+        return reply["result"]
+
+    def _wait(self, service: str, correlation_id: str) -> dict[str, Any]:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while correlation_id not in self.replies:
+            if correlation_id in self.returned:
+                self.returned.discard(correlation_id)
+                raise UnknownService(service)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise RpcTimeout(self.timeout)
+            try:
+                self.connection.drain_events(timeout=left)
+            except TimeoutError:
+                raise RpcTimeout(self.timeout) from None
+        return self.replies.pop(correlation_id)
 
     def alive(self) -> bool:
-        """Whether the reply connection still works (a broker restart kills idle ones).
+        """Whether the connection still works (a broker restart kills idle ones).
 
-        A non-blocking read: nothing to read is healthy; a closed or reset socket is not.
-        Checked before each call because a request published from a proxy whose reply
-        queue is gone would run on the service and then be reported as a failure.
+        Checked before each call because a request published on a connection whose reply
+        queue is gone would run on the service and then be reported as a failure. An
+        idle healthy connection has nothing to read; when the socket is readable (a
+        close, a reset, a heartbeat), a non-blocking read says which.
         """
-        connection = self.standalone._reply_listener.queue_consumer.connection
-        if not connection.connected:
+        if not self.connection.connected:
             return False
         try:
-            connection.drain_events(timeout=0)
+            readable, _, _ = select.select([self.connection.connection.sock], [], [], 0)
+            if readable:
+                self.connection.drain_events(timeout=0)
         except TimeoutError:
             return True
         except Exception:
@@ -89,15 +154,15 @@ class _Lease:
 
     def stop(self) -> None:
         try:
-            self.standalone.stop()
+            self.connection.release()
         except Exception:  # a dead connection may fail to close; it is discarded anyway
-            log.debug("error while stopping a discarded RPC proxy", exc_info=True)
+            log.debug("error while closing a discarded RPC connection", exc_info=True)
 
 
 class RpcPool:
-    """A bounded pool of started ``ClusterRpcProxy`` objects.
+    """A bounded pool of leases (connections with their reply queue).
 
-    ``size`` proxies at most are open at once; a caller that finds none free
+    ``size`` leases at most are open at once; a caller that finds none free
     waits up to ``timeout`` seconds for one, then gets ``ServiceUnavailable``.
     """
 
@@ -120,7 +185,7 @@ class RpcPool:
                 break
             if lease.alive():
                 return lease
-            log.info("discarding an RPC proxy whose connection died while idle")
+            log.info("discarding an RPC connection that died while idle")
             self._discard(lease)
         with self._lock:
             may_create = self._open < self.size
@@ -199,26 +264,25 @@ class RpcPool:
               context: dict[str, Any] | None) -> Any:
         lease = self._acquire(service)
         try:
-            lease.set_context(context or {})
-            result = getattr(getattr(lease.cluster, service), method)(*args, **kwargs)
+            result = lease.call(service, method, args, kwargs, context or {})
         except UnknownService as exc:
             # The request was returned unroutable: the connection itself is fine.
             self._release(lease)
             raise self._unavailable(service, exc) from exc
-        except (RpcTimeout, *CONNECTION_ERRORS, RuntimeError) as exc:
-            # RuntimeError: nameko's "consumer has been disconnected/stopped".
+        except (RpcTimeout, *CONNECTION_ERRORS) as exc:
+            # A late reply or a dead socket: this lease is not used again.
             self._discard(lease)
             log.warning("RPC %s.%s failed: %r", service, method, exc)
             raise self._unavailable(service, exc) from exc
         except BaseException:
-            # The service answered (with an error): the proxy is healthy.
+            # The service answered (with an error): the lease is healthy.
             self._release(lease)
             raise
         self._release(lease)
         return result
 
     def close(self) -> None:
-        """Stop every idle proxy; leases in use are stopped when given back."""
+        """Close every idle lease; leases in use are closed when given back."""
         self._closed = True
         while True:
             try:

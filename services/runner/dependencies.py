@@ -26,7 +26,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.runner import domain
 from services.runner.domain import FINAL, QUEUED, RUNNING
-from services.runner.sandbox import Predictor, PredictorCache
+from services.runner.predictors import Predictor, PredictorCache, PredictorPool
 from shared.errors import NotFound
 from shared.listindex import ListIndex
 from shared.mongo import Repository, object_id, retry_db, utcnow
@@ -367,6 +367,7 @@ class Runtime(DependencyProvider):
         self.models_dir = os.path.join(self.scratch, "models")
         os.makedirs(self.models_dir, exist_ok=True)
         self.cache = PredictorCache(int(config.get("RUNNER_PREDICT_CACHE") or 4))
+        self.predict_processes = int(config.get("RUNNER_PREDICT_PROCESSES") or 2)
         self.running: set[str] = set()
         # Never more children than slots, even when a reconnect redelivers messages
         # this replica is still working on.
@@ -434,18 +435,22 @@ class Runtime(DependencyProvider):
         return f"{file['sha256']}:{int(memory_mb)}"
 
     def predictor(self, artifacts, file: dict[str, Any], memory_mb: int | None = None
-                  ) -> Predictor:
-        """The warm predictor of the model file under ``memory_mb`` (the deployment's,
-        default ``RUNNER_MEMORY_MB``), started (and downloaded) on first use."""
+                  ) -> PredictorPool:
+        """The warm processes of the model file under ``memory_mb`` (the deployment's,
+        default ``RUNNER_MEMORY_MB``): up to ``RUNNER_PREDICT_PROCESSES`` of them, the
+        first started (and the file downloaded) on first use."""
         memory_mb = int(memory_mb or self.memory_mb)
+        path = os.path.join(self.models_dir, f"{file['sha256']}.{file['format']}")
 
-        def load() -> Predictor:
-            path = os.path.join(self.models_dir, f"{file['sha256']}.{file['format']}")
+        def start() -> Predictor:
+            return Predictor(path, file["format"], memory_mb)
+
+        def load() -> PredictorPool:
             if not os.path.exists(path):
                 partial = f"{path}.{uuid.uuid4().hex[:6]}.part"
                 artifacts.download_to(file["artifact_id"], partial)
                 os.replace(partial, path)
-            return Predictor(path, file["format"], memory_mb)
+            return PredictorPool(start, self.predict_processes)
 
         return self.cache.get(self.predictor_key(file, memory_mb), load)
 

@@ -38,8 +38,9 @@ from services.runner.domain import (
     SUCCEEDED,
     TIMED_OUT,
 )
+from services.runner.predictors import PredictorError
 from services.runner.queue import ACK, REQUEUE
-from services.runner.sandbox import ChildRun, PredictorError
+from services.runner.sandbox import ChildRun
 from shared import events, resources
 from shared.datasets import check_columns, check_records, detect_format, inspect_dataset_offhub
 from shared.errors import (
@@ -666,8 +667,7 @@ class Engine:
             answer = predictor.predict(instances, domain.schema_names(schema) or None, proba,
                                        self.runtime.predict_timeout_s)
         except PredictorError as exc:
-            if exc.crashed or exc.timeout:
-                self.runtime.cache.discard(self.runtime.predictor_key(file, memory_mb))
+            if exc.crashed or exc.timeout:  # that process is gone from its pool already
                 raise ServiceUnavailable(f"the model process stopped: {exc}") from None
             if exc.load and exc.memory:
                 raise Conflict(f"memory limit of {memory_mb} MB exceeded (memory_mb) while "
@@ -685,10 +685,15 @@ class Engine:
         metrics.PREDICT_ROWS.inc(len(instances))
         answer["deployment_id"] = str(deployment.get("id", deployment_id))
         answer["model_id"] = str(model["id"])
-        try:  # who scored which deployment (never the data): the audit trail's
-            self.dispatch(events.PREDICTION_SERVED, {
-                "deployment_id": answer["deployment_id"], "model_id": answer["model_id"],
-                "department": deployment.get("department"), "instances": len(instances)})
+        # Who scored which deployment (never the data), for the audit trail: published
+        # (and confirmed) after the answer is on its way, not before.
+        eventlet.spawn_n(self._served, {
+            "deployment_id": answer["deployment_id"], "model_id": answer["model_id"],
+            "department": deployment.get("department"), "instances": len(instances)})
+        return answer
+
+    def _served(self, payload: dict[str, Any]) -> None:
+        try:
+            self.dispatch(events.PREDICTION_SERVED, payload)
         except Exception:  # answered already; a lost event must not fail the call
             log.exception("could not dispatch %s", events.PREDICTION_SERVED)
-        return answer

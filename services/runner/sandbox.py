@@ -4,16 +4,13 @@
   Its stdout JSON lines are read by a green thread and handed to a callback
   as they come; ``terminate()`` sends SIGTERM to the child's process group,
   waits a grace period, then SIGKILL.
-* ``Predictor`` / ``PredictorCache``: long-lived ``worker serve`` children, one
-  per model file (keyed by sha256), LRU-bounded, talked to over a pipe; the
-  green thread waits on the pipe while the child scores.
+* ``child_env``: the environment of every runner child (``predictors.py`` too).
 
 The hub never runs model code: it only reads pipes and sleeps.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
@@ -26,7 +23,6 @@ from typing import Any
 
 import eventlet
 from eventlet.green import subprocess
-from eventlet.semaphore import Semaphore
 
 from shared.config import ROOT
 
@@ -127,119 +123,3 @@ class ChildRun:
 
     def final_event(self) -> dict[str, Any] | None:
         return self.events[-1] if self.events else None
-
-
-class PredictorError(Exception):
-    def __init__(self, message: str, memory: bool = False, crashed: bool = False,
-                 timeout: bool = False, load: bool = False):
-        super().__init__(message)
-        self.load = load
-        self.memory = memory
-        self.crashed = crashed
-        self.timeout = timeout
-
-
-class Predictor:
-    """A ``worker serve`` child holding one model; one request at a time."""
-
-    def __init__(self, model_path: str, fmt: str, memory_mb: int, ready_timeout: float = 120):
-        self.lock = Semaphore(1)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.runner.worker", "serve", model_path, fmt,
-             str(memory_mb)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=str(ROOT), env=child_env(), start_new_session=True,
-        )
-        try:
-            answer = self._read(ready_timeout)
-        except BaseException:
-            self.close()
-            raise
-        if answer.get("event") != "ready":
-            self.close()
-            raise PredictorError(f"the model could not be loaded: {answer.get('error')}",
-                                 memory=bool(answer.get("memory")), load=True)
-        self.classes = answer.get("classes")
-
-    def _read(self, timeout: float) -> dict[str, Any]:
-        with eventlet.Timeout(timeout, PredictorError("the model did not answer in time",
-                                                     timeout=True)):
-            line = self.process.stdout.readline()
-        if not line:
-            raise PredictorError("the model process exited", crashed=True)
-        return json.loads(line)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def predict(self, instances: list[dict], columns: list[str] | None, proba: bool,
-                timeout: float) -> dict[str, Any]:
-        request = json.dumps({"instances": instances, "columns": columns, "proba": proba})
-        with self.lock:
-            try:
-                self.process.stdin.write(request.encode() + b"\n")
-                self.process.stdin.flush()
-                answer = self._read(timeout)
-            except PredictorError as exc:
-                if not exc.crashed:
-                    self.close()  # a late answer would be read by the next caller
-                raise
-            except (BrokenPipeError, OSError):
-                raise PredictorError("the model process exited", crashed=True) from None
-        if "error" in answer:
-            raise PredictorError(answer["error"], memory=bool(answer.get("memory")))
-        return answer
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.process.wait()
-        except Exception:
-            pass
-
-
-class PredictorCache:
-    """Warm predictors keyed by the model file's sha256, least recently used evicted."""
-
-    def __init__(self, size: int):
-        self.size = max(1, size)
-        self.items: collections.OrderedDict[str, Predictor] = collections.OrderedDict()
-        self._loading: dict[str, Semaphore] = {}
-
-    def get(self, sha256: str, load: Callable[[], Predictor]) -> Predictor:
-        predictor = self.items.get(sha256)
-        if predictor is not None and predictor.alive():
-            self.items.move_to_end(sha256)
-            return predictor
-        lock = self._loading.setdefault(sha256, Semaphore(1))
-        with lock:  # one load per model, even with many concurrent first requests
-            predictor = self.items.get(sha256)
-            if predictor is not None and predictor.alive():
-                return predictor
-            if predictor is not None:
-                self.items.pop(sha256).close()
-            predictor = load()
-            self.items[sha256] = predictor
-            while len(self.items) > self.size:
-                _, old = self.items.popitem(last=False)
-                eventlet.spawn_n(self._close_when_idle, old)
-            return predictor
-
-    @staticmethod
-    def _close_when_idle(predictor: Predictor) -> None:
-        with predictor.lock:
-            predictor.close()
-
-    def discard(self, sha256: str) -> None:
-        predictor = self.items.pop(sha256, None)
-        if predictor is not None:
-            predictor.close()
-
-    def close(self) -> None:
-        while self.items:
-            _, predictor = self.items.popitem()
-            predictor.close()

@@ -1,7 +1,8 @@
 """The runner's sandboxed child process.
 
-Two modes, both started by the runner service with ``subprocess`` (never run on
-the service's eventlet hub):
+Started by the runner service with ``subprocess`` (never run on the service's
+eventlet hub); its model helpers (``load``, ``Model``) also serve the online
+prediction processes of ``predict_child.py``:
 
 * ``python -m services.runner.worker run SPEC.json``: one batch execution.
   Loads the model, reads the input in batches, writes the results file, and
@@ -10,12 +11,6 @@ the service's eventlet hub):
       {"level": "INFO", "message": "batch 2 of 5: 50000 rows (81234 rows/s)"}
       {"event": "done", "rows": 250000, "duration_s": 3.1, ...}
       {"event": "error", "error": "ValueError: Input X contains NaN.", "memory": false}
-
-* ``python -m services.runner.worker serve MODEL_PATH FORMAT MEMORY_MB``: a
-  long-lived online predictor. Reads one JSON request per line on stdin
-  (``{"instances": [...], "proba": bool, "columns": [...]}``) and answers one
-  JSON line on stdout (``{"predictions": [...], "probabilities": [...]}`` or
-  ``{"error": ..., "memory": bool}``).
 
 The address space is capped with ``RLIMIT_AS`` (``MEMORY_MB``) before anything
 heavy is imported, so a model or input too big for the limit fails with a
@@ -294,40 +289,6 @@ def report_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> int:
     return 3 if memory else 1
 
 
-# -- serve mode ------------------------------------------------------------------------
-
-
-def serve(model_path: str, fmt: str) -> int:
-    import pandas as pd
-
-    model = Model(load(model_path, fmt), None)
-    emit({"event": "ready", "classes": model.classes})
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            model.columns = request.get("columns") or None
-            frame = pd.DataFrame.from_records(request["instances"], columns=model.columns)
-            proba = bool(request.get("proba"))
-            if proba and not model.can_proba:
-                raise ValueError("predict_proba: this model gives no probabilities")
-            predictions, probabilities = model.predict(frame, proba)
-            answer: dict[str, Any] = {"predictions": list(_plain(predictions))}
-            if probabilities is not None:
-                classes = model.classes or []
-                answer["probabilities"] = [
-                    {str(c): float(row[k]) for k, c in enumerate(classes)} for row in probabilities
-                ]
-            emit(answer)
-        except Exception as exc:  # answer the error; the process stays up for the next one
-            from services.runner.redact import error_line
-
-            emit({"error": error_line(exc, (os.path.dirname(model_path),)),
-                  "memory": isinstance(exc, MemoryError)})
-    return 0
-
-
 def main(argv: list[str]) -> int:
     die_with_parent()
     warnings.showwarning = _show_warning
@@ -342,12 +303,6 @@ def main(argv: list[str]) -> int:
             return run(spec)
         except BaseException as exc:  # reported on stdout: the parent decides the status
             return report_error(exc, hidden)
-    if mode == "serve":
-        limit_memory(int(argv[3]) if len(argv) > 3 else 0)
-        try:
-            return serve(argv[1], argv[2])
-        except BaseException as exc:
-            return report_error(exc)
     raise SystemExit(f"unknown mode {mode!r}")
 
 

@@ -534,7 +534,7 @@ def test_registry_stopped_times_out_to_503(registry, service_config, token_issue
     started = time.monotonic()
     assert_error(client.get("/api/v1/models", headers=headers), 503, "service_unavailable")
     assert time.monotonic() - started < 3
-    # the proxy that timed out was replaced: the next call still answers (503, not a crash)
+    # the lease that timed out was replaced: the next call still answers (503, not a crash)
     assert_error(client.get("/api/v1/models", headers=headers), 503, "service_unavailable")
     app.extensions["gateway"].close()
 
@@ -568,12 +568,12 @@ def test_caller_identity_and_request_id_travel_in_context_data(app):
         }
 
 
-def test_a_proxy_whose_connection_died_while_idle_is_replaced(client, auth, app):
+def test_a_lease_whose_connection_died_while_idle_is_replaced(client, auth, app):
     assert client.get("/api/v1/models", headers=auth()).status_code == 200
     pool = app.extensions["gateway"].rpc
     lease = pool._idle.get_nowait()
-    # what a broker restart does to an idle proxy's reply connection
-    lease.standalone._reply_listener.queue_consumer.connection.connection.sock.shutdown(2)
+    # what a broker restart does to an idle lease's connection
+    lease.connection.connection.sock.shutdown(2)
     assert not lease.alive()
     pool._idle.put(lease)
     response = client.get("/api/v1/models", headers=auth())
