@@ -25,8 +25,8 @@ from typing import Any
 
 import eventlet
 from eventlet.semaphore import Semaphore
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.reporting import domain
 from shared.mongo import Repository, utcnow
@@ -41,6 +41,21 @@ COLLECTIONS = {"counters": COUNTERS, "buckets": BUCKETS, "model_days": MODEL_DAY
                "department_days": DEPARTMENT_DAYS}
 ACTIVITY_KEPT = 200
 WRITE_BATCH = 1000
+DUPLICATE_KEY = 11000
+
+
+def insert_replacing(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Insert ``docs``; one whose ``_id`` is there already (an event's upsert between the
+    rebuild's delete and its insert, a retried batch) is replaced by the rebuild's."""
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        collection.bulk_write([ReplaceOne({"_id": docs[error["index"]]["_id"]},
+                                          docs[error["index"]], upsert=True)
+                               for error in errors], ordered=False)
 
 
 class ReadModel(Repository):
@@ -232,7 +247,7 @@ class ReadModel(Repository):
         for name, docs in targets.items():
             self.db[name].delete_many({})
             for start in range(0, len(docs), WRITE_BATCH):
-                self.db[name].insert_many(docs[start:start + WRITE_BATCH], ordered=False)
+                insert_replacing(self.db[name], docs[start:start + WRITE_BATCH])
                 self.heartbeat(owner)
                 eventlet.sleep(0)
 

@@ -186,3 +186,14 @@ def test_a_bad_parameter_is_named(cluster):
     assert "interval" in caught.value.details
     with pytest.raises(ValidationError):
         proxy.reporting.report("nope", {})
+
+
+def test_a_rebuild_batch_replaces_figures_written_between_its_delete_and_insert(mongo_db):
+    from services.reporting.dependencies import insert_replacing
+
+    figures = mongo_db["rpt_model_days"]
+    figures.insert_one({"_id": "m1|all", "rows": 3})  # an event's upsert, mid-rebuild
+    insert_replacing(figures, [{"_id": "m1|all", "rows": 10}, {"_id": "m2|all", "rows": 4}])
+    assert {d["_id"]: d["rows"] for d in figures.find()} == {"m1|all": 10, "m2|all": 4}
+    insert_replacing(figures, [{"_id": "m2|all", "rows": 4}])  # a batch sent twice
+    assert figures.count_documents({}) == 2
