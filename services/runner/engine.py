@@ -480,7 +480,8 @@ class Engine:
                 "on_bad_rows": params.get("on_bad_rows") or "fail",
             })
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
-                                                                  line["message"]))
+                                                                  line["message"]),
+                             runtime.zygote)
             try:
                 reason = self._supervise(doc, child, timeout)
                 if reason is not None:
@@ -513,8 +514,7 @@ class Engine:
         renew_every = max(runtime.lease_s / 3, 0.5)
         last_renew = last_watch = time.monotonic()
         while child.poll() is None:
-            eventlet.sleep(0.1)
-            if child.poll() is not None:
+            if child.ended_within(0.1):  # returns as soon as the child ends
                 break
             if child.elapsed() > timeout:
                 return "timeout"

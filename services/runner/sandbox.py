@@ -1,6 +1,8 @@
 """Child processes of the runner, seen from the service's green threads.
 
-* ``ChildRun``: one batch execution in ``python -m services.runner.worker run``.
+* ``ChildRun``: one batch execution, in a child forked from the runner's warm
+  zygote (``services.runner.zygote``; ``services.runner.forked``) or, when the
+  zygote is off or not up, a cold ``python -m services.runner.worker run``.
   Its stdout JSON lines are read by a green thread and handed to a callback
   as they come; ``terminate()`` sends SIGTERM to the child's process group,
   waits a grace period, then SIGKILL.
@@ -28,7 +30,9 @@ import eventlet
 from eventlet.green import subprocess
 from eventlet.semaphore import Semaphore
 
+from services.runner.forked import ForkedProcess
 from shared.config import ROOT
+from shared.modelfile.forkserver import Forkserver, ForkserverUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +53,25 @@ def child_env() -> dict[str, str]:
 class ChildRun:
     """A ``worker run`` child process and the green threads reading its output."""
 
-    def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None]):
+    def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None],
+                 zygote: Forkserver | None = None):
         self.on_line = on_line
         self.spec_path = spec_path
         self.events: list[dict[str, Any]] = []
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.runner.worker", "run", spec_path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=str(ROOT), env=child_env(), start_new_session=True,
-        )
+        self.process: ForkedProcess | subprocess.Popen | None = None
+        if zygote is not None:
+            try:
+                self.process = ForkedProcess(zygote, spec_path)
+            except ForkserverUnavailable as exc:  # starting or gone: a cold child, slower
+                log.info("run child started cold: %s", exc)
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.runner.worker", "run", spec_path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=str(ROOT), env=child_env(), start_new_session=True,
+            )
+        self.forked = isinstance(self.process, ForkedProcess)
         self._readers = [eventlet.spawn(self._read_stdout), eventlet.spawn(self._read_stderr)]
 
     def _read_stdout(self) -> None:
@@ -98,6 +111,17 @@ class ChildRun:
 
     def poll(self) -> int | None:
         return self.process.poll()
+
+    def ended_within(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the child to end; True as soon as it has."""
+        try:
+            return self.process.wait(timeout=timeout_s) is not None
+        except Exception as exc:
+            # Under eventlet the green Popen raises the *original* module's
+            # TimeoutExpired, a different class from the patched module's.
+            if type(exc).__name__ != "TimeoutExpired":
+                raise
+            return False
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
