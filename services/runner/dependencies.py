@@ -26,7 +26,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.runner import domain
 from services.runner.domain import FINAL, QUEUED, RUNNING
-from services.runner.sandbox import Predictor, PredictorCache, child_env
+from services.runner.sandbox import Predictor, PredictorCache, run_env
 from shared.errors import NotFound
 from shared.listindex import ListIndex
 from shared.modelfile.forkserver import Forkserver
@@ -355,7 +355,7 @@ def run_zygote(config: dict[str, Any]) -> Forkserver | None:
     before the first allocation, so at the zygote's start)."""
     if str(config.get("RUNNER_ZYGOTE", "1")).strip().lower() in ("0", "false", "no"):
         return None
-    return Forkserver(child_env(), module="services.runner.zygote", name="runner")
+    return Forkserver(run_env(), module="services.runner.zygote", name="runner")
 
 
 class Runtime(DependencyProvider):

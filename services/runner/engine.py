@@ -481,7 +481,7 @@ class Engine:
             })
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
                                                                   line["message"]),
-                             runtime.zygote)
+                             runtime.zygote, memory_mb)
             try:
                 reason = self._supervise(doc, child, timeout)
                 if reason is not None:

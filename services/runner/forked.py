@@ -16,11 +16,21 @@ from eventlet.greenio import GreenPipe
 
 from shared.modelfile.forkserver import Forkserver, ForkserverUnavailable
 
+#: A forked child starts with the zygote's address space (every preloaded library)
+#: under its RLIMIT_AS; it is forked only when its limit leaves it at least this much
+#: on top. Under that, a cold child (which maps only what it imports) runs it, so a
+#: small ``memory_mb`` behaves exactly as it always did.
+HEADROOM_MB = 256
+
 
 class ForkedProcess:
     """``pid``, ``stdout``, ``stderr``, ``poll()``, ``wait(timeout)`` of a forked run."""
 
-    def __init__(self, server: Forkserver, spec_path: str):
+    def __init__(self, server: Forkserver, spec_path: str, memory_mb: int):
+        size = server.address_space_mb
+        if memory_mb and size is not None and memory_mb < size + HEADROOM_MB:
+            raise ForkserverUnavailable(f"a memory limit of {memory_mb} MB is too close to "
+                                        f"the zygote's {size:.0f} MB")
         workdir = os.path.dirname(os.path.abspath(spec_path))
         paths = [os.path.join(workdir, name) for name in ("stdout.fifo", "stderr.fifo")]
         fds: list[int] = []

@@ -50,11 +50,19 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def run_env() -> dict[str, str]:
+    """The environment of a run's child, cold or forked (the runner's zygote gets it).
+    Arrow's allocator (mimalloc) reserves 1 GiB of address space on the first
+    DataFrame; under the run's RLIMIT_AS that reservation would count against
+    ``memory_mb``: a 64 MiB one is plenty and grows as needed."""
+    return {**child_env(), "MIMALLOC_ARENA_RESERVE": "64MiB"}
+
+
 class ChildRun:
     """A ``worker run`` child process and the green threads reading its output."""
 
     def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None],
-                 zygote: Forkserver | None = None):
+                 zygote: Forkserver | None = None, memory_mb: int = 0):
         self.on_line = on_line
         self.spec_path = spec_path
         self.events: list[dict[str, Any]] = []
@@ -62,14 +70,14 @@ class ChildRun:
         self.process: ForkedProcess | subprocess.Popen | None = None
         if zygote is not None:
             try:
-                self.process = ForkedProcess(zygote, spec_path)
-            except ForkserverUnavailable as exc:  # starting or gone: a cold child, slower
+                self.process = ForkedProcess(zygote, spec_path, memory_mb)
+            except ForkserverUnavailable as exc:  # starting, gone, or a small memory limit
                 log.info("run child started cold: %s", exc)
         if self.process is None:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.runner.worker", "run", spec_path],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=str(ROOT), env=child_env(), start_new_session=True,
+                cwd=str(ROOT), env=run_env(), start_new_session=True,
             )
         self.forked = isinstance(self.process, ForkedProcess)
         self._readers = [eventlet.spawn(self._read_stdout), eventlet.spawn(self._read_stderr)]

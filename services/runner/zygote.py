@@ -8,7 +8,9 @@ the zygote, sets its own memory limit and runs ONE execution exactly as the cold
 worker does (:func:`services.runner.worker.main`), its stdout and stderr being the
 two FIFOs the runner reads. The zygote itself never opens a model file: no process
 ever holds two users' models, and every run still gets a process of its own with
-its own limits.
+its own limits. Before its first fork it puts a few synthetic rows through a run's
+code path (``services.runner.warmup``: lazy imports and caches, inherited by every
+child).
 
 Job (one JSON line on stdin): ``{"job", "spec": "<scratch>/spec.json",
 "stdout": "<fifo>", "stderr": "<fifo>"}``.
@@ -36,17 +38,25 @@ PRELOAD = (
 )
 
 
+ZYGOTE_PID = os.getpid()
+
+
 def child(job: dict[str, Any]) -> None:
     """In the forked child: isolate, run one execution, exit with the worker's code."""
     code = 1
     try:
+        from services.runner import worker
+
+        worker.die_with_parent()  # first: a zygote killed now takes this child along
+        if os.getppid() != ZYGOTE_PID:  # it died before that took effect
+            return
         os.setsid()  # its own process group: cancel and timeouts signal it and all it started
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)  # the zygote's job pipe is none of the model's business
         os.close(devnull)
-        from services.runner import worker
-
+        if not (job.get("stdout") and job.get("stderr")):
+            return  # its output would go into the zygote's protocol: exit 1, nothing run
         code = worker.main(["run", job["spec"]])
     finally:
         for stream in (sys.stdout, sys.stderr):
@@ -58,4 +68,6 @@ def child(job: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(PRELOAD, child))
+    from services.runner.warmup import exercise
+
+    sys.exit(serve(PRELOAD, child, exercise))

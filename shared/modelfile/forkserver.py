@@ -43,6 +43,8 @@ class Forkserver:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._ids = itertools.count(1)
+        #: The zygote's address space once it is ready (a child starts with as much).
+        self.address_space_mb: float | None = None
 
     # -- the zygote process --------------------------------------------------------
 
@@ -64,6 +66,7 @@ class Forkserver:
             except ValueError:
                 continue
             if message.get("ready"):
+                self.address_space_mb = message.get("address_space_mb")
                 ready.set()
                 continue
             waiting = self._waiting.get(message.get("job"))
@@ -200,10 +203,11 @@ class Forked:
         """Signal the child's process group (it and whatever it started)."""
         if self.returncode is not None:
             return
-        try:
-            os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):  # os.kill: a child not yet in its own group
+            try:
+                kill(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def forget(self) -> None:
         self._server._forget(self._job_id)

@@ -12,7 +12,8 @@ Protocol (one JSON object per line). On stdin, a job::
     {"job": "<id>", "path": "...", "result": "...", "workdir": "...",
      "memory_mb": 2048, "max_inflated_mb": 0, "max_ratio": 0}
 
-On stdout: ``{"ready": true}`` once the libraries are imported, then per job
+On stdout: ``{"ready": true, "address_space_mb"}`` once the libraries are imported
+(the zygote's address space, which each child starts with), then per job
 ``{"job", "pid"}`` when its child is forked and ``{"job", "pid", "exit"}`` when
 it ended (``exit`` < 0: killed by that signal; a job that could not be started
 gets ``{"job", "pid": null, "exit": null, "error"}``). The child writes its
@@ -55,6 +56,15 @@ def preload(names: tuple[str, ...] = PRELOAD) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - an optional library
             pass
+
+
+def address_space_mb() -> float:
+    """This process's address space (what a forked child starts with, under RLIMIT_AS)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def send(message: dict[str, Any]) -> None:
@@ -148,9 +158,16 @@ def shutdown(jobs: dict[int, str]) -> None:
             pass
 
 
-def serve(preload_names: tuple[str, ...], child: Callable[[dict[str, Any]], None]) -> int:
-    """Import ``preload_names``, say ready, then fork ``child(job)`` per job on stdin."""
+def serve(preload_names: tuple[str, ...], child: Callable[[dict[str, Any]], None],
+          warm: Callable[[], None] | None = None) -> int:
+    """Import ``preload_names``, run ``warm()`` (which must load no model file), say
+    ready, then fork ``child(job)`` per job on stdin."""
     preload(preload_names)
+    if warm is not None:
+        try:
+            warm()
+        except Exception as exc:  # noqa: BLE001 - the children are slower, not wrong
+            print(f"zygote warm-up failed: {exc!r}", file=sys.stderr)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -158,7 +175,7 @@ def serve(preload_names: tuple[str, ...], child: Callable[[dict[str, Any]], None
     signal.signal(signal.SIGCHLD, lambda *_: None)
     jobs: dict[int, str] = {}
     pending = b""
-    send({"ready": True})
+    send({"ready": True, "address_space_mb": address_space_mb()})
     while True:
         readable, _, _ = select.select([0, wake_r], [], [])
         if wake_r in readable:

@@ -72,10 +72,10 @@ def test_a_forked_run_is_a_fresh_process_with_its_own_limits_logs_and_cancel(
     model = make_model()
     slow = cluster.runner.create_execution({
         "model_id": model["id"], "input": {"artifact": upload(store, slow_input(), "csv")},
-        "parameters": {"batch_size": 1}, "memory_mb": 1024})
+        "parameters": {"batch_size": 1}, "memory_mb": 1536})
     pid = running_child(zygote)
     assert pid != zygote.pid and os.getpgid(pid) == pid  # its own process group
-    assert address_space_limit(pid) == str(1024 * 1024 * 1024)
+    assert address_space_limit(pid) == str(1536 * 1024 * 1024)
     deadline = time.monotonic() + 30
     while not any("batch 1" in ln["message"] for ln in all_logs(cluster, slow["id"])):
         assert time.monotonic() < deadline, "the child's log lines do not stream"
@@ -92,14 +92,18 @@ def test_a_forked_run_is_a_fresh_process_with_its_own_limits_logs_and_cancel(
     assert any("20 rows scored" in ln["message"] for ln in all_logs(cluster, small["id"]))
 
 
-def test_forked_runs_keep_the_memory_limit_and_the_timeout(zygote, cluster, make_model,
-                                                          store):
+def test_a_limit_below_the_zygotes_size_runs_cold_and_forked_runs_time_out(
+        zygote, cluster, make_model, store):
+    """A forked child starts with the zygote's address space: under a limit too close to
+    it the run gets a cold child, whose limit means what it always meant."""
     model = make_model()
+    assert zygote.address_space_mb > 300
     starved = cluster.runner.create_execution({"model_id": model["id"],
                                                "input": {"rows": ROWS}, "memory_mb": 300})
     done = wait_final(cluster, starved["id"])
     assert done["status"] == "failed", done
     assert done["error"].startswith("memory limit of 300 MB exceeded (memory_mb)"), done
+    assert not children_of(zygote.pid)
     slow = cluster.runner.create_execution({
         "model_id": model["id"], "input": {"artifact": upload(store, slow_input(), "csv")},
         "parameters": {"batch_size": 1}, "timeout_s": 2})
