@@ -230,8 +230,9 @@ def _banner_mongo_uri(output: str) -> str | None:
 
 
 @contextmanager
-def platform(bench: str) -> Iterator[Platform]:
-    """The whole platform (launcher on free ports, fresh DB, fresh vhost); stopped after."""
+def platform(bench: str, extra_env: dict[str, str] | None = None) -> Iterator[Platform]:
+    """The whole platform (launcher on free ports, fresh DB, fresh vhost); stopped after.
+    ``extra_env``: settings of this platform's services (e.g. ``RUNNER_ZYGOTE=0``)."""
     check_broker()
     try:
         from shared.testing.stack import start_stack, stop_stack
@@ -243,7 +244,7 @@ def platform(bench: str) -> Iterator[Platform]:
         progress(bench, f"starting the platform (launcher, vhost {urlsplit(amqp_uri).path})")
         began = time.monotonic()
         try:
-            stack = start_stack(Path(tmp), amqp_uri, seed=False)
+            stack = start_stack(Path(tmp), amqp_uri, seed=False, extra_env=extra_env)
         except RuntimeError as exc:
             raise Skip(f"the platform did not start: {str(exc).splitlines()[0]}") from exc
         try:

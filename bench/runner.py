@@ -28,6 +28,11 @@ after a warm-up, against:
   ``mlflow.sklearn.save_model`` from the same joblib file), from ``var/bench-venv``
   (created on first use; never in the project's dependencies), ``POST /invocations``;
 * bare: ``model.predict`` in-process, one thread.
+
+Small runs (``bench.small_runs``, ``BENCH_RUNNER_PARTS`` part ``small``): 20-row manual
+runs, POST -> succeeded one by one (p50 / p95) and 20 submitted at once, on this
+platform (runs forked from the runner's warm zygote) and on a second one started with
+``RUNNER_ZYGOTE=0`` (cold children, the baseline), ``BENCH_SMALL_MODEL`` (lr).
 """
 
 from __future__ import annotations
@@ -489,6 +494,22 @@ def bench_online(api: Api, report: Report, model_key: str, model_id: str, model_
             server.stop()
 
 
+def bench_small(api: Api, report: Report, paths: dict[str, Path], frame: Any,
+                rounds: int) -> None:
+    """``small_run``: this platform (warm zygote) against a second one whose runner
+    starts every child cold (``RUNNER_ZYGOTE=0``), both up, rounds interleaved."""
+    from bench.small_runs import bench_small_runs
+
+    key = os.environ.get("BENCH_SMALL_MODEL", "lr")
+    runs = env_int("BENCH_SMALL_RUNS", 10)
+    with platform(f"{NAME}-cold", {"RUNNER_ZYGOTE": "0"}) as cold_plat:
+        cold = Api(cold_plat)
+        apis = {"warm": api, "cold": cold}
+        model_ids = {k: a.register(f"small-{key}", paths[key]) for k, a in apis.items()}
+        factories = {"warm": lambda: Api(api.plat), "cold": lambda: Api(cold_plat)}
+        bench_small_runs(report, apis, model_ids, frame, rounds, runs, factories)
+
+
 def run(argv: list[str] | None = None) -> Report:
     from bench.common import Skip
 
@@ -506,7 +527,7 @@ def run(argv: list[str] | None = None) -> Report:
     seconds = float(os.environ.get("BENCH_ONLINE_S", "8"))
     concurrencies = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4").split(",")]
     online_model = os.environ.get("BENCH_ONLINE_MODEL", "rf")
-    parts = os.environ.get("BENCH_RUNNER_PARTS", "batch,online").split(",")
+    parts = os.environ.get("BENCH_RUNNER_PARTS", "batch,online,small").split(",")
     report = Report(NAME, params={
         "rows": rows, "features": features, "rounds": rounds, "online_seconds": seconds,
         "concurrency": concurrencies, "online_model": online_model, "parts": parts,
@@ -524,11 +545,13 @@ def run(argv: list[str] | None = None) -> Report:
             api = Api(plat)
             if "batch" in parts:
                 model_ids = bench_batch(api, report, paths, csv_path, frame, workdir, rounds)
-            else:
+            elif "online" in parts:
                 model_ids = {online_model: api.register(online_model, paths[online_model])}
             if "online" in parts:
                 bench_online(api, report, online_model, model_ids[online_model],
                              paths[online_model], frame, workdir, seconds, concurrencies)
+            if "small" in parts:
+                bench_small(api, report, paths, frame, rounds)
     report.write()
     return report
 

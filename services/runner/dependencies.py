@@ -27,8 +27,10 @@ from pymongo.errors import DuplicateKeyError
 from services.runner import domain
 from services.runner.domain import FINAL, QUEUED, RUNNING
 from services.runner.predictors import Predictor, PredictorCache, PredictorPool
+from services.runner.sandbox import run_env
 from shared.errors import NotFound
 from shared.listindex import ListIndex
+from shared.modelfile.forkserver import Forkserver
 from shared.mongo import Repository, object_id, retry_db, utcnow
 
 EXECUTIONS, LOGS = "executions", "execution_logs"
@@ -348,6 +350,15 @@ def is_final(doc: dict[str, Any]) -> bool:
     return doc.get("status") in FINAL
 
 
+def run_zygote(config: dict[str, Any]) -> Forkserver | None:
+    """The runner's zygote (``services.runner.zygote``), unless ``RUNNER_ZYGOTE=0``.
+    It gets the environment a cold run child gets (``MALLOC_ARENA_MAX`` must be set
+    before the first allocation, so at the zygote's start)."""
+    if str(config.get("RUNNER_ZYGOTE", "1")).strip().lower() in ("0", "false", "no"):
+        return None
+    return Forkserver(run_env(), module="services.runner.zygote", name="runner")
+
+
 class Runtime(DependencyProvider):
     """This replica's identity, limits, scratch space and warm predictors."""
 
@@ -368,6 +379,8 @@ class Runtime(DependencyProvider):
         os.makedirs(self.models_dir, exist_ok=True)
         self.cache = PredictorCache(int(config.get("RUNNER_PREDICT_CACHE") or 4))
         self.predict_processes = int(config.get("RUNNER_PREDICT_PROCESSES") or 2)
+        # The warm parent of the run children (None: every run starts a cold child).
+        self.zygote = run_zygote(config)
         self.running: set[str] = set()
         # Never more children than slots, even when a reconnect redelivers messages
         # this replica is still working on.
@@ -388,8 +401,14 @@ class Runtime(DependencyProvider):
             raise RuntimeError("not connected to the execution queue")
         return True
 
+    def start(self) -> None:
+        if self.zygote is not None:  # importing takes seconds: runs start cold meanwhile
+            eventlet.spawn_n(self.zygote.warm)
+
     def stop(self) -> None:
         self.cache.close()
+        if self.zygote is not None:
+            self.zygote.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     kill = stop

@@ -481,7 +481,8 @@ class Engine:
                 "on_bad_rows": params.get("on_bad_rows") or "fail",
             })
             child = ChildRun(spec_path, lambda line: logger.write(line["level"],
-                                                                  line["message"]))
+                                                                  line["message"]),
+                             runtime.zygote, memory_mb)
             try:
                 reason = self._supervise(doc, child, timeout)
                 if reason is not None:
@@ -514,8 +515,7 @@ class Engine:
         renew_every = max(runtime.lease_s / 3, 0.5)
         last_renew = last_watch = time.monotonic()
         while child.poll() is None:
-            eventlet.sleep(0.1)
-            if child.poll() is not None:
+            if child.ended_within(0.1):  # returns as soon as the child ends
                 break
             if child.elapsed() > timeout:
                 return "timeout"

@@ -1,6 +1,8 @@
 """Child processes of the runner, seen from the service's green threads.
 
-* ``ChildRun``: one batch execution in ``python -m services.runner.worker run``.
+* ``ChildRun``: one batch execution, in a child forked from the runner's warm
+  zygote (``services.runner.zygote``; ``services.runner.forked``) or, when the
+  zygote is off or not up, a cold ``python -m services.runner.worker run``.
   Its stdout JSON lines are read by a green thread and handed to a callback
   as they come; ``terminate()`` sends SIGTERM to the child's process group,
   waits a grace period, then SIGKILL.
@@ -24,7 +26,9 @@ from typing import Any
 import eventlet
 from eventlet.green import subprocess
 
+from services.runner.forked import ForkedProcess
 from shared.config import ROOT
+from shared.modelfile.forkserver import Forkserver, ForkserverUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +46,36 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def run_env() -> dict[str, str]:
+    """The environment of a run's child, cold or forked (the runner's zygote gets it).
+    Arrow's allocator (mimalloc) reserves 1 GiB of address space on the first
+    DataFrame; under the run's RLIMIT_AS that reservation would count against
+    ``memory_mb``: a 64 MiB one is plenty and grows as needed."""
+    return {**child_env(), "MIMALLOC_ARENA_RESERVE": "64MiB"}
+
+
 class ChildRun:
     """A ``worker run`` child process and the green threads reading its output."""
 
-    def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None]):
+    def __init__(self, spec_path: str, on_line: Callable[[dict[str, Any]], None],
+                 zygote: Forkserver | None = None, memory_mb: int = 0):
         self.on_line = on_line
         self.spec_path = spec_path
         self.events: list[dict[str, Any]] = []
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.runner.worker", "run", spec_path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=str(ROOT), env=child_env(), start_new_session=True,
-        )
+        self.process: ForkedProcess | subprocess.Popen | None = None
+        if zygote is not None:
+            try:
+                self.process = ForkedProcess(zygote, spec_path, memory_mb)
+            except ForkserverUnavailable as exc:  # starting, gone, or a small memory limit
+                log.info("run child started cold: %s", exc)
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.runner.worker", "run", spec_path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=str(ROOT), env=run_env(), start_new_session=True,
+            )
+        self.forked = isinstance(self.process, ForkedProcess)
         self._readers = [eventlet.spawn(self._read_stdout), eventlet.spawn(self._read_stderr)]
 
     def _read_stdout(self) -> None:
@@ -94,6 +115,17 @@ class ChildRun:
 
     def poll(self) -> int | None:
         return self.process.poll()
+
+    def ended_within(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the child to end; True as soon as it has."""
+        try:
+            return self.process.wait(timeout=timeout_s) is not None
+        except Exception as exc:
+            # Under eventlet the green Popen raises the *original* module's
+            # TimeoutExpired, a different class from the patched module's.
+            if type(exc).__name__ != "TimeoutExpired":
+                raise
+            return False
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

@@ -234,20 +234,26 @@ def test_gateway_killed_mid_upload(platform, iris):
 
 
 def _child_pids(var_dir) -> list[int]:
-    """The model processes (``services.runner.worker run``) of this platform."""
-    pids = []
+    """The model processes of this platform's runs: cold ``services.runner.worker run``
+    children, and the children forked by the runner's zygote (they carry its command
+    line; the zygote itself is not one)."""
+    commands, parents = {}, {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
             environ = (proc / "environ").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text()
         except OSError:
             continue
-        if b"services.runner.worker" in cmdline and b"run" in cmdline and \
-                f"VAR_DIR={var_dir}".encode() in environ:
-            pids.append(int(proc.name))
-    return pids
+        if f"VAR_DIR={var_dir}".encode() in environ:
+            commands[int(proc.name)] = cmdline
+            parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    zygotes = {pid for pid, cmdline in commands.items() if b"services.runner.zygote" in cmdline}
+    return [pid for pid, cmdline in commands.items()
+            if (b"services.runner.worker" in cmdline and b"run" in cmdline)
+            or (pid in zygotes and parents[pid] in zygotes)]
 
 
 def _queue_depth(broker) -> int:
