@@ -231,6 +231,8 @@ class ListIndex:
         counter = db[COUNTERS].find_one_and_update(
             {"_id": self.name}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=pymongo.ReturnDocument.AFTER)
+        if counter is None:  # the embedded database returns nothing for the upserting call
+            counter = db[COUNTERS].find_one({"_id": self.name})
         db[f"{self.name}_changes"].insert_one(
             {"seq": counter["seq"], "doc_id": doc_id, "at": datetime.now(UTC)})
 
