@@ -164,15 +164,15 @@ class ScheduleStore(Repository):
     def claim(
         self, claims: list[dict[str, Any]], fire_at: datetime, lease_s: float, now: datetime
     ) -> tuple[str, set[str]]:
-        """THE claim: insert the batch (unsettled, leased until ``fire_at`` +
-        ``lease_s``), then its claims in one ``insert_many``; the ones whose insert
-        was a duplicate key belong to another replica. Returns (batch id, the ``_id``
+        """THE claim: insert the batch (unsettled, leased until ``fire_at`` (or ``now``,
+        for late slots) + ``lease_s``), then its claims in one ``insert_many``; the ones
+        whose insert was a duplicate key belong to another replica. Returns (batch id, the ``_id``
         of the claims won). The batch goes in first: a replica dying between the two
         leaves a batch to take over, never a claim nobody sends."""
         batch_id = uuid.uuid4().hex
         self.batches.insert_one({
             "_id": batch_id, "claimed_by": self.replica, "claimed_at": now,
-            "fire_at": fire_at, "lease_until": fire_at + timedelta(seconds=lease_s),
+            "fire_at": fire_at, "lease_until": max(fire_at, now) + timedelta(seconds=lease_s),
             "settled": False, "redispatches": 0,
         })
         ordered = list(reversed(claims)) if self.descending else list(claims)

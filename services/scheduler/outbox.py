@@ -44,8 +44,5 @@ class Outbox:
             out.append((claim, batch))
         return out
 
-    def next_fire(self) -> datetime | None:
-        return self._heap[0][0] if self._heap else None
-
     def __len__(self) -> int:
         return len(self._heap)

@@ -19,7 +19,8 @@
      ONE find counts the running executions of the deployments about to fire
      (``max_concurrent``: a deployment at its limit is skipped), and
      ``execution_requested`` leaves per slot (``idempotency_key`` = the claim's
-     ``_id``; the runner dedupes on it);
+     ``_id``; the runner dedupes on it), the group on one channel with ONE wait for
+     the broker's confirms (``publisher.py``);
   4. once a batch is sent, off the tick: ONE write settles it, ONE ``bulk_write``
      checkpoints its states' ``next_run_at`` (what a replica loads; a lagging
      checkpoint costs a duplicate-key claim, nothing more).
@@ -50,13 +51,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
-from nameko.events import BROADCAST, EventDispatcher, event_handler
+from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.scheduler import domain
 from services.scheduler.dependencies import ScheduleStore, config_timer
 from services.scheduler.outbox import Batch
+from services.scheduler.publisher import EventPublisher
 from shared import events
 from shared.maintenance import MAINTENANCE_EVENTS, Maintenance
 from shared.mongo import utcnow
@@ -103,7 +105,7 @@ class SchedulerService:
 
     store = ScheduleStore()
     deployer = RpcProxy("deployer")
-    dispatch = EventDispatcher()
+    publisher = EventPublisher()
     maintenance = Maintenance()
     observability = Observability()
 
@@ -235,33 +237,39 @@ class SchedulerService:
             log.exception("counting running executions failed")
         began = time.monotonic()
         blocked: dict[tuple[str, str], bool] = {}
+        outgoing: list[dict[str, Any]] = []
         for claim, batch in items:
             dep_id = claim["deployment_id"]
             state = states.get(dep_id)
-            if state is not None and not batch.failed:
-                # One decision per deployment and batch (catch_up: all its slots or none).
-                key = (dep_id, batch.id)
-                if key not in blocked:
-                    blocked[key] = domain.over_limit(state, running.get(dep_id, 0))
-                if blocked[key]:
-                    self._skipped(batch, dep_id, claim["slot"])
-                else:
-                    self._dispatch(claim, batch)
+            if state is None or batch.failed:
+                continue
+            # One decision per deployment and batch (catch_up: all its slots or none).
+            key = (dep_id, batch.id)
+            if key not in blocked:
+                blocked[key] = domain.over_limit(state, running.get(dep_id, 0))
+            if blocked[key]:
+                self._skipped(batch, dep_id, claim["slot"])
+            else:
+                outgoing.append(claim)
+        try:
+            self.publisher.send(events.EXECUTION_REQUESTED,
+                                [domain.claim_request(c) for c in outgoing])
+        except Exception:  # the broker is gone: these batches are left to the take-over
+            log.exception("sending %d slot(s) failed: their batches are re-sent after "
+                          "SCHEDULER_REDISPATCH_S", len(outgoing))
+            for _, batch in items:
+                batch.failed = True
+        else:
+            sent = utcnow()
+            FIRED.inc(len(outgoing))
+            for claim in outgoing:
+                LAG.observe(max((sent - claim["fire_at"]).total_seconds(), 0.0))
+        for _, batch in items:
             batch.waiting -= 1
             if batch.waiting == 0:
                 self._finish(batch)
-        log.info("sent %d claim(s) in %.3f s", len(items), time.monotonic() - began)
-
-    def _dispatch(self, claim: dict[str, Any], batch: Batch) -> None:
-        try:
-            self.dispatch(events.EXECUTION_REQUESTED, domain.claim_request(claim))
-        except Exception:  # the broker is gone: the batch is left to the take-over
-            log.exception("sending %s failed: its batch is re-sent after "
-                          "SCHEDULER_REDISPATCH_S", claim["_id"])
-            batch.failed = True
-            return
-        FIRED.inc()
-        LAG.observe(max((utcnow() - claim["fire_at"]).total_seconds(), 0.0))
+        log.info("sent %d of %d claim(s) in %.3f s", len(outgoing), len(items),
+                 time.monotonic() - began)
 
     def _skipped(self, batch: Batch, dep_id: str, slot: datetime) -> None:
         SKIPPED.labels("max_concurrent").inc()
@@ -297,8 +305,8 @@ class SchedulerService:
             log.warning("re-sending the %d claim(s) of batch %s (claimed by %s, never "
                         "confirmed)", len(claims), stale["_id"], stale.get("claimed_by"))
             try:
-                for claim in claims:
-                    self.dispatch(events.EXECUTION_REQUESTED, domain.claim_request(claim))
+                self.publisher.send(events.EXECUTION_REQUESTED,
+                                    [domain.claim_request(c) for c in claims])
             except Exception:  # still unsettled: tried again after SCHEDULER_REDISPATCH_S
                 log.exception("re-sending batch %s failed", stale["_id"])
                 continue

@@ -11,6 +11,7 @@ learn it. A heap of ``(fire time, id)`` gives the due ones without a scan.
 from __future__ import annotations
 
 import heapq
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,8 @@ def fire_time(state: dict[str, Any]) -> datetime:
 class Timetable:
     """The active schedule states of this replica, by id, and a heap of their fire times.
 
-    A heap entry is current while the state still has the ``next_run_at`` it was pushed
-    with; entries left behind by an advance or a change are dropped when reached.
+    Each state has at most one current heap entry (``_current``: id → its number);
+    entries left behind by a change are dropped when reached.
     """
 
     def __init__(self) -> None:
@@ -36,13 +37,16 @@ class Timetable:
         self.applied: dict[str, datetime | None] = {}  # id → changed_at of what was applied
         self.watermark: datetime | None = None  # newest changed_at seen
         self.loaded = False
-        self._heap: list[tuple[datetime, str, datetime]] = []
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._current: dict[str, int] = {}
+        self._numbers = itertools.count()
 
     def load(self, docs: list[dict[str, Any]]) -> None:
         """Replace everything with these documents (startup, a restore)."""
         self.states.clear()
         self.applied.clear()
         self._heap.clear()
+        self._current.clear()
         self.watermark = None
         for doc in docs:
             self.apply(doc)
@@ -64,14 +68,17 @@ class Timetable:
         self.applied[dep_id] = changed
         if not doc.get("active") or doc.get("next_run_at") is None or not doc.get("schedule"):
             self.states.pop(dep_id, None)
+            self._current.pop(dep_id, None)
             return True
         state = {key: doc.get(key) for key in FIELDS}
         self.states[dep_id] = state
-        heapq.heappush(self._heap, (fire_time(state), dep_id, state["next_run_at"]))
+        self._push(state)
         return True
 
-    def forget(self, dep_id: str) -> None:
-        self.states.pop(dep_id, None)
+    def _push(self, state: dict[str, Any]) -> None:
+        number = next(self._numbers)
+        self._current[state["_id"]] = number
+        heapq.heappush(self._heap, (fire_time(state), number, state["_id"]))
 
     def due(self, horizon: datetime, limit: int) -> list[dict[str, Any]]:
         """Take out up to ``limit`` states that fire at or before ``horizon``, soonest
@@ -79,10 +86,10 @@ class Timetable:
         same one when its claim failed)."""
         out: list[dict[str, Any]] = []
         while self._heap and len(out) < limit and self._heap[0][0] <= horizon:
-            _, dep_id, next_run_at = heapq.heappop(self._heap)
-            state = self.states.get(dep_id)
-            if state is not None and state["next_run_at"] == next_run_at:
-                out.append(state)
+            _, number, dep_id = heapq.heappop(self._heap)
+            if self._current.get(dep_id) == number:
+                del self._current[dep_id]
+                out.append(self.states[dep_id])
         return out
 
     def advance(self, state: dict[str, Any], next_run_at: datetime | None) -> None:
@@ -95,8 +102,4 @@ class Timetable:
             self.states.pop(state["_id"], None)
             return
         state["next_run_at"] = next_run_at
-        heapq.heappush(self._heap, (fire_time(state), state["_id"], next_run_at))
-
-    def next_fire(self) -> datetime | None:
-        """The soonest fire time in the heap (possibly of a superseded entry)."""
-        return self._heap[0][0] if self._heap else None
+        self._push(state)

@@ -25,6 +25,8 @@ from shared.testing.deployer import MODELS, FakeRegistry, wait_for
 
 pytestmark = pytest.mark.service
 
+# A daily schedule: the slots a test makes due are the only ones that fire.
+FAR = "0 4 * * *"
 ACTIVE: list[dict] = []  # what the fake deployer's list_active_schedules returns
 REQUESTED: list[dict] = []  # execution_requested payloads seen
 
@@ -216,7 +218,8 @@ def test_downtime_misfire_policies(container_factory, config, schedules):
 
 
 def test_max_concurrent_skips_overlapping_slot(container_factory, config, schedules):
-    dep = make_deployment(max_concurrent=1)
+    # Not every minute: a real slot claimed ahead near a minute boundary would mix in.
+    dep = make_deployment(max_concurrent=1, schedule=FAR)
     ACTIVE.append(dep)
     start(container_factory, config, FakeDeployer, SchedulerService, Collector)
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
@@ -389,7 +392,8 @@ def test_replica_dying_after_its_claim(container_factory, config, schedules, mon
     assert claim["slot"] == slot and claim["next_run_at"] > slot and claim["skip"] is None
     batch = schedules.database.schedule_batches.find_one({"_id": claim["batch"]})
     assert batch["settled"] is False and batch["claimed_by"].count("/") == 2
-    assert batch["lease_until"] == slot + timedelta(seconds=1)
+    # a late slot: leased from the claim on, not from its (past) fire time
+    assert batch["lease_until"] == batch["claimed_at"] + timedelta(seconds=1)
     assert by_deployment(dep["id"]) == []
 
     before = redispatched()
@@ -432,12 +436,14 @@ def test_store_claims_are_unique_and_taken_over_once(schedules):
     assert lost == set()
     batches = schedules.database.schedule_batches
     assert batches.find_one({"_id": batch_b})["settled"] is True  # nothing won: done
-    assert batches.find_one({"_id": batch_a})["lease_until"] == due + timedelta(seconds=10)
+    # the slot is past (late): leased from the claim on
+    assert batches.find_one({"_id": batch_a})["lease_until"] == now + timedelta(seconds=10)
 
-    assert a.stale_batches(due + timedelta(seconds=9)) == []
-    (stale,) = b.stale_batches(due + timedelta(seconds=10))
-    assert b.take_over(stale, now, 10) is True
-    assert a.take_over(stale, now, 10) is False  # the lease it saw moved: b's turn
+    assert a.stale_batches(now + timedelta(seconds=9)) == []
+    (stale,) = b.stale_batches(now + timedelta(seconds=10))
+    later = now + timedelta(seconds=10)
+    assert b.take_over(stale, later, 10) is True
+    assert a.take_over(stale, later, 10) is False  # the lease it saw moved: b's turn
     (claim,) = b.batch_claims(batch_a)
     assert domain.claim_request(claim) == domain.execution_request(
         dep["id"], due, plan.next_run_at
@@ -508,7 +514,7 @@ def test_store_bulk_claim_and_checkpoint(schedules):
 
 
 def test_normal_fire_settles_its_batch(container_factory, config, schedules):
-    dep = make_deployment()
+    dep = make_deployment(schedule=FAR)
     ACTIVE.append(dep)
     start(container_factory, config, FakeDeployer, SchedulerService, Collector)
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
@@ -526,7 +532,7 @@ def test_normal_fire_settles_its_batch(container_factory, config, schedules):
 
 def test_claims_ahead_and_fires_on_time(container_factory, config, schedules):
     """The slot is claimed before its time and sent at it, not a tick later."""
-    dep = make_deployment()
+    dep = make_deployment(schedule=FAR)
     ACTIVE.append(dep)
     start(container_factory, {**config, "SCHEDULER_CLAIM_AHEAD_S": 2},
           FakeDeployer, SchedulerService, Collector)

@@ -145,12 +145,22 @@ def test_timetable_due_advance_and_changes():
     assert [s["_id"] for s in table.due(t0 + timedelta(hours=2), 10)] == ["d0"]
 
 
+def test_timetable_a_state_reapplied_is_due_once():
+    table = Timetable()
+    t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    doc = {**state(next_run_at=t0), "changed_at": NOW}
+    table.load([doc])
+    table.apply({**doc, "changed_at": NOW + timedelta(seconds=1)})  # same slot, new change
+    assert len(table.due(t0, 10)) == 1
+    assert table.due(t0, 10) == []
+
+
 def test_outbox_soonest_first():
     box = Outbox()
     t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     batch = Batch("b")
     box.add(batch, [{"fire_at": t0 + timedelta(seconds=2)}, {"fire_at": t0}])
-    assert batch.waiting == 2 and len(box) == 2 and box.next_fire() == t0
+    assert batch.waiting == 2 and len(box) == 2
     assert [c["fire_at"] for c, _ in box.take(t0 + timedelta(seconds=1))] == [t0]
     assert [c["fire_at"] for c, _ in box.take(t0 + timedelta(seconds=5))] == [
         t0 + timedelta(seconds=2)
@@ -232,7 +242,8 @@ def scheduler(store):
 
 
 def sent(service):
-    return [call[0][1] for call in service.dispatch.call_args_list]
+    """The payloads the service had confirmed by the broker (one ``send`` per group)."""
+    return [p for call in service.publisher.send.call_args_list for p in call[0][1]]
 
 
 def test_tick_claims_ahead_sends_at_fire_time_settles_and_checkpoints():
@@ -307,22 +318,22 @@ def test_failed_send_leaves_the_batch_then_one_replica_resends_it():
     slot = utcnow() - timedelta(seconds=1)
     store = FakeStore([state(next_run_at=slot)])
     crashing = scheduler(store)
-    crashing.dispatch.side_effect = RuntimeError("broker gone")
+    crashing.publisher.send.side_effect = RuntimeError("broker gone")
     crashing.tick()
     (batch,) = store.batches.values()
-    assert crashing.dispatch.call_count == 1 and batch["settled"] is False
+    assert crashing.publisher.send.call_count == 1 and batch["settled"] is False
     assert len(store.checkpoints) == 1  # the state moved on all the same
 
     a, b = scheduler(store.replica_view()), scheduler(store.replica_view())
     a.tick()  # the lease (slot + 10 s) has not run out: nobody re-sends it yet
-    assert a.dispatch.call_count == 0
+    assert sent(a) == []
     batch["lease_until"] -= timedelta(seconds=11)
     stale_view = store.stale_batches(utcnow())  # what b read concurrently
     before = service_module.REDISPATCHED._value.get()
     a.tick()
     b.store.stale_batches = lambda now: stale_view
     b.tick()  # its take-over is conditional on the lease it saw: lost
-    assert a.dispatch.call_count == 1 and b.dispatch.call_count == 0
+    assert len(sent(a)) == 1 and sent(b) == []
     assert sent(a)[0]["idempotency_key"] == cron.slot_key("d1", slot)
     assert batch["settled"] is True and batch["redispatches"] == 1
     assert service_module.REDISPATCHED._value.get() == before + 1
@@ -351,8 +362,3 @@ def test_state_takes_the_deployers_first_slot():
     first = "2026-11-26T10:00:00.000Z"  # computed by the deployer just before NOW
     changes = domain.state_changes(deployment(next_run_at=first), None, NOW)
     assert changes["next_run_at"] == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-
-# -- pending slots: a claim whose dispatch never happened is re-sent once ------------
-
-
