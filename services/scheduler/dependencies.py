@@ -196,18 +196,12 @@ class ScheduleStore(Repository):
         self.batches.update_one({"_id": batch_id}, {"$set": {"settled": True}})
 
     def checkpoint(self, entries: list[list[Any]], now: datetime) -> None:
-        """ONE ``bulk_write`` for the states whose plans this replica won (``[state,
-        plan, skips, fired]``): their new ``next_run_at`` (read when a replica loads
-        them), fired count and skips. Never
-        backwards, never over a changed definition (the deployer's value wins)."""
+        """ONE ``bulk_write`` for states whose plans this replica won (``[state, plan,
+        skips]``): their new ``next_run_at`` (read when a replica loads them) and skips.
+        Never backwards, never over a changed definition (the deployer's value wins)."""
         ops = []
-        for state, plan, skips, fired in entries:
-            update: dict[str, Any] = {
-                "$set": {"next_run_at": plan.next_run_at, "last_slot": plan.last_slot}
-            }
-            if fired:
-                update["$set"]["last_fired_at"] = now
-                update["$inc"] = {"fired": fired}
+        for state, plan, skips in entries:
+            update: dict[str, Any] = {"$set": {"next_run_at": plan.next_run_at}}
             if skips:
                 records = [{"slot": slot, "reason": reason, "at": now} for slot, reason in skips]
                 update["$push"] = {"skips": {"$each": records, "$slice": -domain.SKIPS_KEPT}}

@@ -7,7 +7,7 @@ deployer's collection)::
     {_id: <deployment id>, active, schedule, timezone, misfire_policy,
      max_concurrent, jitter_s, jitter (offset s), next_run_at (the next slot,
      UTC: set from the deployer, then a checkpoint the claim winner writes after
-     sending), last_slot, last_fired_at, fired, skips: [{slot, reason, at}] (last 50),
+     sending, at most every SCHEDULER_CHECKPOINT_S), skips: [{slot, reason, at}] (last 50),
      changed_at (when the definition last changed: replicas reload what moved),
      deleted (a tombstone, so every replica forgets it),
      source_updated_at (the deployment's updated_at, to ignore stale events)}

@@ -22,7 +22,7 @@ class Batch:
     id: str
     waiting: int = 0  # claims still to send
     failed: bool = False  # a send failed: the rest is left to the take-over
-    # deployment id → [state, plan, skips, fired] of the plans won: their checkpoint
+    # deployment id → [state, plan, skips] of the plans won: their checkpoint
     plans: dict[str, list[Any]] = field(default_factory=dict)
 
 

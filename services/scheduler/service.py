@@ -22,8 +22,9 @@
      ``_id``; the runner dedupes on it), the group on one channel with ONE wait for
      the broker's confirms (``publisher.py``);
   4. once a batch is sent, off the tick: ONE write settles it, ONE ``bulk_write``
-     checkpoints its states' ``next_run_at`` (what a replica loads; a lagging
-     checkpoint costs a duplicate-key claim, nothing more).
+     checkpoints the ``next_run_at`` of its states that have skips to record or
+     whose stored one lags by ``SCHEDULER_CHECKPOINT_S`` (300 s) — what a replica
+     loads; a lagging checkpoint costs duplicate-key claims, nothing more.
 
   Exactly once: a slot's claim is one insert under a unique key, whatever the
   number of replicas or restarts. Two replicas insert a due list from opposite
@@ -59,6 +60,7 @@ from services.scheduler import domain
 from services.scheduler.dependencies import ScheduleStore, config_timer
 from services.scheduler.outbox import Batch
 from services.scheduler.publisher import EventPublisher
+from services.scheduler.timetable import checkpoint_due
 from shared import events
 from shared.maintenance import MAINTENANCE_EVENTS, Maintenance
 from shared.mongo import utcnow
@@ -208,7 +210,7 @@ class SchedulerService:
                      reason)
         if plan.unlisted_skipped:
             SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
-        return [state, plan, skips, len(plan.fire)]
+        return [state, plan, skips]
 
     def _send_until(self, until: datetime) -> None:
         """Send the outbox's claims that fire before ``until``, each at its time: those
@@ -275,23 +277,30 @@ class SchedulerService:
         SKIPPED.labels("max_concurrent").inc()
         log.info("deployment %s: slot %s skipped (max_concurrent)", dep_id, slot.isoformat())
         if dep_id in batch.plans:
-            entry = batch.plans[dep_id]
-            entry[2].append((slot, "max_concurrent"))
-            entry[3] -= 1
+            batch.plans[dep_id][2].append((slot, "max_concurrent"))
 
     def _finish(self, batch: Batch) -> None:
-        """Settle the batch (unless a send failed) and checkpoint its states, in a
-        thread of its own: the writes cost milliseconds per state, after the slot."""
+        """Settle the batch (unless a send failed) and checkpoint those of its states
+        with skips to record or a stored ``next_run_at`` ``SCHEDULER_CHECKPOINT_S``
+        behind, in a thread of its own: the writes cost milliseconds per state."""
+        every = self._config("SCHEDULER_CHECKPOINT_S", 300)
+        entries = [entry for entry in batch.plans.values()
+                   if entry[2] or checkpoint_due(entry[0], entry[1].next_run_at, every)]
+
         def finish() -> None:
             began = time.monotonic()
             try:
                 if not batch.failed:
                     self.store.settle(batch.id)
-                self.store.checkpoint(list(batch.plans.values()), utcnow())
+                if entries:
+                    self.store.checkpoint(entries, utcnow())
             except Exception:  # a lagging checkpoint costs a duplicate claim, no more
                 log.exception("settling batch %s failed", batch.id)
-            log.info("batch %s: %d state(s) checkpointed in %.3f s", batch.id,
-                     len(batch.plans), time.monotonic() - began)
+                return
+            for state, plan, _ in entries:
+                state["checkpoint"] = plan.next_run_at
+            log.info("batch %s settled, %d state(s) checkpointed in %.3f s", batch.id,
+                     len(entries), time.monotonic() - began)
 
         self.store.container.spawn_managed_thread(finish)
 

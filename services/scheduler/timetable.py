@@ -20,6 +20,17 @@ FIELDS = ("_id", "schedule", "timezone", "misfire_policy", "max_concurrent", "ji
           "jitter", "next_run_at", "changed_at")
 
 
+def checkpoint_due(state: dict[str, Any], next_run_at: datetime | None, every_s: float) -> bool:
+    """Whether the stored ``next_run_at`` (``checkpoint``) is to move to ``next_run_at``:
+    once it lags by ``every_s`` or more. A lagging one costs a replica that loads it
+    duplicate-key claims for the slots in between, nothing else (the claims of the
+    last ``SCHEDULER_CLAIMS_KEPT_S`` are there)."""
+    stored = state.get("checkpoint")
+    if stored is None or next_run_at is None:
+        return True
+    return (next_run_at - stored).total_seconds() >= every_s
+
+
 def fire_time(state: dict[str, Any]) -> datetime:
     """When the state's next slot fires: ``next_run_at`` + its jitter offset."""
     return state["next_run_at"] + timedelta(seconds=float(state.get("jitter") or 0))
@@ -71,6 +82,7 @@ class Timetable:
             self._current.pop(dep_id, None)
             return True
         state = {key: doc.get(key) for key in FIELDS}
+        state["checkpoint"] = doc.get("next_run_at")  # what is stored
         self.states[dep_id] = state
         self._push(state)
         return True

@@ -71,6 +71,8 @@ def config(service_config):
         "SCHEDULER_TICK_S": 0.5,
         "SCHEDULER_MISFIRE_GRACE_S": 5,
         "SCHEDULER_RESYNC_S": 300,
+        # Every slot checkpointed: the tests read next_run_at from the database.
+        "SCHEDULER_CHECKPOINT_S": 0.001,
     }
 
 

@@ -183,7 +183,8 @@ class FakeStore:
         self.timetable = Timetable()
         self.outbox = Outbox()
         self.container = type("C", (), {
-            "config": {"SCHEDULER_MISFIRE_GRACE_S": 30, "SCHEDULER_TICK_S": 0.2},
+            "config": {"SCHEDULER_MISFIRE_GRACE_S": 30, "SCHEDULER_TICK_S": 0.2,
+                       "SCHEDULER_CHECKPOINT_S": 0.001},
             "spawn_managed_thread": staticmethod(lambda fn: fn()),
         })()
 
@@ -219,7 +220,7 @@ class FakeStore:
         self.batches[batch_id]["settled"] = True
 
     def checkpoint(self, entries, now):
-        self.checkpoints.append([(s["_id"], p.next_run_at, list(k), n) for s, p, k, n in entries])
+        self.checkpoints.append([(s["_id"], p.next_run_at, list(k)) for s, p, k in entries])
 
     def stale_batches(self, now):
         return [dict(b) for b in self.batches.values()
@@ -257,8 +258,7 @@ def test_tick_claims_ahead_sends_at_fire_time_settles_and_checkpoints():
     assert slot <= arrived < slot + timedelta(seconds=0.2)
     assert list(store.claimed) == [cron.slot_key("d1", slot)]
     assert all(b["settled"] for b in store.batches.values())
-    assert store.checkpoints == [[("d1", payload and cron.next_run("* * * * *", "UTC", slot),
-                                   [], 1)]]
+    assert store.checkpoints == [[("d1", cron.next_run("* * * * *", "UTC", slot), [])]]
     service.tick()  # nothing due any more
     assert len(sent(service)) == 1
 
@@ -282,8 +282,28 @@ def test_max_concurrent_is_decided_when_sending():
     service.tick()
     assert sorted(p["deployment_id"] for p in sent(service)) == ["d0", "d2"]
     (entries,) = store.checkpoints
-    assert ("d1", cron.next_run("* * * * *", "UTC", slot), [(slot, "max_concurrent")], 0) \
+    assert ("d1", cron.next_run("* * * * *", "UTC", slot), [(slot, "max_concurrent")]) \
         in entries
+
+
+def test_checkpoint_only_when_lagging_or_skipping():
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(_id=f"d{i}", next_run_at=slot) for i in range(2)],
+                      running={"d1": 1})
+    store.container.config["SCHEDULER_CHECKPOINT_S"] = 300
+    service = scheduler(store)
+    service.tick()
+    # d0 fired, its stored slot one minute behind: not written; d1's skip is recorded
+    assert [[entry[0] for entry in entries] for entries in store.checkpoints] == [["d1"]]
+    assert not timetable_checkpoint_due(store, "d0", 300)
+    assert timetable_checkpoint_due(store, "d0", 0.5)  # (less than a minute behind)
+
+
+def timetable_checkpoint_due(store, dep_id, every_s):
+    from services.scheduler.timetable import checkpoint_due
+
+    current = store.timetable.states[dep_id]
+    return checkpoint_due(current, current["next_run_at"], every_s)
 
 
 def test_stopped_after_its_claim_is_not_sent():
