@@ -8,7 +8,7 @@
   moved (one indexed query per tick).
 * Tick (``SCHEDULER_TICK_S``, 1 s). The database work of a slot happens BEFORE it:
 
-  1. the heap gives the states that fire within ``SCHEDULER_CLAIM_AHEAD_S`` (5 s);
+  1. the heap gives the states that fire within ``SCHEDULER_CLAIM_AHEAD_S`` (15 s);
      their plans are made in memory (misfire policy, DST: ``shared/cron.py``);
   2. ONE insert of a batch (``schedule_batches``, unsettled, leased until its last
      fire time + ``SCHEDULER_REDISPATCH_S``), then ONE ``insert_many`` of a claim per
@@ -147,7 +147,7 @@ class SchedulerService:
             timetable.apply(doc)
 
     def _claim_ahead(self, now: datetime) -> None:
-        horizon = now + timedelta(seconds=self._config("SCHEDULER_CLAIM_AHEAD_S", 5))
+        horizon = now + timedelta(seconds=self._config("SCHEDULER_CLAIM_AHEAD_S", 15))
         limit = int(self._config("SCHEDULER_CLAIM_BATCH", 1000))
         for _ in range(MAX_BATCHES_PER_TICK):
             states = self.store.timetable.due(horizon, limit)
