@@ -165,17 +165,33 @@ def ready_model(mongo_uri: str, db: str) -> str:
 
 
 def create_deployments(amqp_uri: str, model_id: str, count: int, workers: int = 4) -> list[str]:
+    from nameko.exceptions import RemoteError
+
     from services.gateway.rpc import RpcPool
 
     pool = RpcPool({"AMQP_URI": amqp_uri}, timeout=60, size=workers)
     context = {"request_id": "bench-scheduler", "username": "bench", "roles": ["admin"]}
 
     def one(i: int) -> str:
-        deployment = pool.call("deployer", "create_deployment", {
-            "name": f"bench-every-minute-{i:04d}", "model_id": model_id,
-            "schedule": "* * * * *", "timezone": "UTC",
-        }, context=context)
-        pool.call("deployer", "start_deployment", deployment["id"], context=context)
+        # A few tries: the embedded database's change-log counter can hand one number to
+        # two concurrent writers (a duplicate key in ``deployments_changes``) — setup only.
+        for attempt in range(3):
+            try:
+                deployment = pool.call("deployer", "create_deployment", {
+                    "name": f"bench-every-minute-{i:04d}-{attempt}", "model_id": model_id,
+                    "schedule": "* * * * *", "timezone": "UTC",
+                }, context=context)
+                break
+            except RemoteError:
+                if attempt == 2:
+                    raise
+        for attempt in range(3):
+            try:
+                pool.call("deployer", "start_deployment", deployment["id"], context=context)
+                break
+            except RemoteError:
+                if attempt == 2:
+                    raise
         return deployment["id"]
 
     try:

@@ -235,9 +235,18 @@ class ListIndex:
     def record(self, db: Any, doc_id: Any) -> None:
         """After a write of ``doc_id`` (created, changed or deleted): log it. Every
         replica (this one too) applies it before its next list answers."""
-        counter = db[COUNTERS].find_one_and_update(
-            {"_id": self.name}, {"$inc": {"seq": 1}}, upsert=True,
-            return_document=pymongo.ReturnDocument.AFTER)
+        counter = None
+        for _ in range(3):
+            counter = db[COUNTERS].find_one_and_update(
+                {"_id": self.name}, {"$inc": {"seq": 1}}, upsert=True,
+                return_document=pymongo.ReturnDocument.AFTER)
+            if counter is not None:
+                break
+            # The embedded database may answer nothing (its first upsert, a conflict):
+            # take another number (a hole in the log reloads the index, a shared number
+            # would lose a change).
+        if counter is None:
+            raise RuntimeError(f"no change number for {self.name}")
         db[f"{self.name}_changes"].insert_one(
             {"seq": counter["seq"], "doc_id": doc_id, "at": datetime.now(UTC)})
 

@@ -1,4 +1,5 @@
-"""The scheduler's repository (``schedules``, ``schedule_runs``) and its config timer."""
+"""The scheduler's repository (``schedules``, ``schedule_claims``, ``schedule_batches``,
+``schedule_runs``) and its config timer."""
 
 from __future__ import annotations
 
@@ -10,43 +11,19 @@ from typing import Any
 
 from nameko.timer import Timer
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.scheduler import domain
+from services.scheduler.outbox import Outbox
+from services.scheduler.timetable import Timetable
 from shared.mongo import Repository
 
 SCHEDULES = "schedules"
 RUNS = "schedule_runs"
+CLAIMS = "schedule_claims"
+BATCHES = "schedule_batches"
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
-
-# (state as seen by the due query, its plan, the pending entries its claim pushes)
-Claim = tuple[dict[str, Any], domain.TickPlan, list[dict[str, Any]]]
-
-
-def _claim_update(
-    plan: domain.TickPlan, now: datetime, pending: list[dict[str, Any]], token: str
-) -> dict[str, Any]:
-    """The update of one claim: advance, record skips, push the pending entries."""
-    skips = [{"slot": slot, "reason": reason, "at": now} for slot, reason in plan.skipped]
-    update: dict[str, Any] = {
-        "$set": {
-            "next_run_at": plan.next_run_at,
-            "due_at": plan.due_at,
-            "last_slot": plan.last_slot,
-            "claim_token": token,
-        }
-    }
-    push: dict[str, Any] = {}
-    if plan.fire:
-        update["$set"]["last_fired_at"] = now
-        update["$inc"] = {"fired": len(plan.fire)}
-    if skips:
-        push["skips"] = {"$each": skips, "$slice": -domain.SKIPS_KEPT}
-    if pending:
-        push["pending"] = {"$each": pending}
-    if push:
-        update["$push"] = push
-    return update
+DUPLICATE_KEY = 11000
 
 
 class ConfigTimer(Timer):
@@ -64,34 +41,42 @@ config_timer = ConfigTimer.decorator
 
 
 class ScheduleStore(Repository):
-    """Schedule state and the queued/running executions of scheduled deployments."""
+    """Schedule state, the claims of slots, and the queued/running executions of
+    scheduled deployments. Holds this replica's ``timetable`` (its in-memory view of
+    the states) and ``outbox`` (claims won, waiting for their fire time)."""
 
     indexes = {
-        SCHEDULES: [
-            ([("active", ASCENDING), ("due_at", ASCENDING)], {}),
-            # Every tick of every replica looks for stale pending entries (multikey).
-            ([("pending.claimed_at", ASCENDING)], {}),
-        ],
+        SCHEDULES: [([("changed_at", ASCENDING)], {}), ([("active", ASCENDING)], {})],
         RUNS: [
             ([("deployment_id", ASCENDING), ("terminal", ASCENDING)], {}),
             # The running counts of a whole due batch at once (``running_counts``).
             ([("terminal", ASCENDING), ("updated_at", ASCENDING)], {}),
         ],
+        # The unique _id (the slot's idempotency key) is the claim; these serve the
+        # take-over of a batch (its claims) and the pruning of old claims.
+        CLAIMS: [([("batch", ASCENDING)], {}), ([("fire_at", ASCENDING)], {})],
+        BATCHES: [
+            # Every tick of every replica looks for batches whose lease ran out.
+            ([("settled", ASCENDING), ("lease_until", ASCENDING)], {}),
+            ([("fire_at", ASCENDING)], {}),
+        ],
     }
 
     resynced = False  # set once a resync from the deployer succeeded
-    replica = "unset"  # who claims: recorded in pending entries (``claimed_by``)
-    descending = False  # order of the due ties this replica walks (see ``due``)
-    last_claimed_at: datetime | None = None  # claims of one replica never share one
+    replica = "unset"  # who claims: recorded in its batches (``claimed_by``)
+    descending = False  # order in which this replica inserts its claims (see ``claim``)
 
     def setup(self) -> None:
         super().setup()
         # Two containers may share a process (tests): the uuid tells them apart.
         suffix = uuid.uuid4().hex[:8]
         self.replica = f"{socket.gethostname()}/{os.getpid()}/{suffix}"
-        # Half the replicas walk the due list from the other end: two of them reading
-        # it at once then split it rather than race for the same states.
+        # Half the replicas insert a due list from the other end: two of them claiming
+        # it at once then split it rather than race for the same slots.
         self.descending = int(suffix, 16) % 2 == 1
+        self.timetable = Timetable()
+        self.outbox = Outbox()
+        self.pruned_at: datetime | None = None
 
     @property
     def schedules(self):
@@ -100,6 +85,14 @@ class ScheduleStore(Repository):
     @property
     def runs(self):
         return self.db[RUNS]
+
+    @property
+    def claims(self):
+        return self.db[CLAIMS]
+
+    @property
+    def batches(self):
+        return self.db[BATCHES]
 
     # -- state from the deployer -----------------------------------------------
 
@@ -111,6 +104,8 @@ class ScheduleStore(Repository):
         dep_id = str(deployment["id"])
         existing = self.get(dep_id)
         changes = domain.state_changes(deployment, existing, now)
+        if domain.changed(changes, existing):
+            changes.update(changed_at=now, deleted=False)
         source = changes["source_updated_at"]
         query: dict[str, Any] = {"_id": dep_id}
         if source is not None:
@@ -126,126 +121,130 @@ class ScheduleStore(Repository):
             return False  # a newer version of the deployment is already applied
         return result.matched_count == 1 or result.upserted_id is not None
 
-    def remove(self, deployment_id: str) -> None:
-        self.schedules.delete_one({"_id": str(deployment_id)})
+    def remove(self, deployment_id: str, now: datetime) -> None:
+        """A tombstone rather than a delete: every replica's timetable learns it from
+        ``changed_at``; the resync drops old tombstones."""
+        self.schedules.update_one(
+            {"_id": str(deployment_id)},
+            {"$set": {"active": False, "deleted": True, "next_run_at": None,
+                      "changed_at": now}},
+        )
 
     def deactivate_missing(self, active_ids: set[str], synced_before: datetime) -> int:
         """Resync: states still active but absent from the deployer's list (and not
-        touched by an event since the resync began) stop."""
+        touched by an event since the resync began) stop; tombstones older than the
+        resync's previous run go."""
         result = self.schedules.update_many(
             {
                 "active": True,
                 "_id": {"$nin": sorted(active_ids)},
                 "synced_at": {"$lt": synced_before},
             },
-            {"$set": {"active": False, "next_run_at": None, "due_at": None}},
+            {"$set": {"active": False, "next_run_at": None, "changed_at": synced_before}},
         )
         return result.modified_count
+
+    def drop_tombstones(self, before: datetime) -> None:
+        self.schedules.delete_many({"deleted": True, "changed_at": {"$lt": before}})
 
     def count_active(self) -> int:
         return self.schedules.count_documents({"active": True})
 
-    # -- ticking ---------------------------------------------------------------
+    # -- the timetable ---------------------------------------------------------
 
-    def due(
-        self, now: datetime, limit: int = 500, descending: bool = False
-    ) -> list[dict[str, Any]]:
-        """Up to ``limit`` active states whose fire time has come (index ``active,
-        due_at``), oldest due first; ties (every deployment due at the same minute)
-        in ``_id`` order, ascending or ``descending``: two replicas reading the same
-        due list at once start from opposite ends and split it instead of colliding."""
-        order = -1 if descending else ASCENDING
+    def active_states(self) -> list[dict[str, Any]]:
+        return list(self.schedules.find({"active": True}, {"skips": 0}))
+
+    def changed_since(self, since: datetime) -> list[dict[str, Any]]:
+        """The states whose ``changed_at`` is after ``since`` (index ``changed_at``)."""
+        return list(self.schedules.find({"changed_at": {"$gt": since}}, {"skips": 0}))
+
+    # -- claims ----------------------------------------------------------------
+
+    def claim(
+        self, claims: list[dict[str, Any]], fire_at: datetime, lease_s: float, now: datetime
+    ) -> tuple[str, set[str]]:
+        """THE claim: insert the batch (unsettled, leased until ``fire_at`` (or ``now``,
+        for late slots) + ``lease_s``), then its claims in one ``insert_many``; the ones
+        whose insert was a duplicate key belong to another replica. Returns (batch id, the ``_id``
+        of the claims won). The batch goes in first: a replica dying between the two
+        leaves a batch to take over, never a claim nobody sends."""
+        batch_id = uuid.uuid4().hex
+        self.batches.insert_one({
+            "_id": batch_id, "claimed_by": self.replica, "claimed_at": now,
+            "fire_at": fire_at, "lease_until": max(fire_at, now) + timedelta(seconds=lease_s),
+            "settled": False, "redispatches": 0,
+        })
+        ordered = list(reversed(claims)) if self.descending else list(claims)
+        for claim in ordered:
+            claim["batch"] = batch_id
+        won = {claim["_id"] for claim in ordered}
+        try:
+            self.claims.insert_many(ordered, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            if others:
+                raise
+            won -= {ordered[e["index"]]["_id"] for e in errors}
+        if not won:
+            self.settle(batch_id)
+        return batch_id, won
+
+    def settle(self, batch_id: str) -> None:
+        """Every claim of the batch that was to be sent is sent: nothing to take over."""
+        self.batches.update_one({"_id": batch_id}, {"$set": {"settled": True}})
+
+    def checkpoint(self, entries: list[list[Any]], now: datetime) -> None:
+        """ONE ``bulk_write`` for states whose plans this replica won (``[state, plan,
+        skips]``): their new ``next_run_at`` (read when a replica loads them) and skips.
+        Never backwards, never over a changed definition (the deployer's value wins)."""
+        ops = []
+        for state, plan, skips in entries:
+            update: dict[str, Any] = {"$set": {"next_run_at": plan.next_run_at}}
+            if skips:
+                records = [{"slot": slot, "reason": reason, "at": now} for slot, reason in skips]
+                update["$push"] = {"skips": {"$each": records, "$slice": -domain.SKIPS_KEPT}}
+            query: dict[str, Any] = {
+                "_id": state["_id"], "active": True, "schedule": state["schedule"],
+                "timezone": state["timezone"], "jitter_s": state.get("jitter_s"),
+            }
+            if plan.next_run_at is not None:
+                query["next_run_at"] = {"$not": {"$gt": plan.next_run_at}}
+            ops.append(UpdateOne(query, update))
+        if ops:
+            self.schedules.bulk_write(ops, ordered=False)
+
+    def stale_batches(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        """Unsettled batches whose lease ran out (index ``settled, lease_until``)."""
         return list(
-            self.schedules.find({"active": True, "due_at": {"$lte": now}})
-            .sort([("due_at", ASCENDING), ("_id", order)])
-            .limit(limit)
+            self.batches.find({"settled": False, "lease_until": {"$lte": now}}).limit(limit)
         )
 
-    def claim(self, claims: list[Claim], now: datetime) -> set[str]:
-        """THE conditional writes, in one ``bulk_write``: for each (state seen, plan,
-        pending entries), advance ``next_run_at`` from the value seen and record the
-        slots about to be fired as ``pending`` (``domain.pending_entries``) in the
-        same write. Returns the ids whose write matched (claimed by us).
-
-        Only one replica's write matches ``{_id, next_run_at: <seen>}``, so a slot
-        is claimed once however many schedulers tick; as the pending entries go in
-        the same write, a claimed slot is never lost by a replica dying before its
-        dispatch: it stays pending until settled and is re-sent otherwise.
-        ``bulk_write`` only counts the matches, so every write also stamps
-        ``claim_token`` (fresh per call): when fewer than all matched (another
-        replica won some), one find on it tells which ones are ours.
-        """
-        if not claims:
-            return set()
-        token = uuid.uuid4().hex
-        ops = [
-            UpdateOne(
-                {"_id": state["_id"], "active": True, "next_run_at": state["next_run_at"]},
-                _claim_update(plan, now, pending, token),
-            )
-            for state, plan, pending in claims
-        ]
-        ids = [state["_id"] for state, _, _ in claims]
-        result = self.schedules.bulk_write(ops, ordered=False)
-        if result.matched_count == len(ops):
-            return set(ids)
-        if result.matched_count == 0:
-            return set()
-        won = self.schedules.find({"_id": {"$in": ids}, "claim_token": token}, {"_id": 1})
-        return {doc["_id"] for doc in won}
-
-    def settle_claimed(
-        self, claimed_at: datetime, claimed_by: str, unsent: list[str] | None = None
-    ) -> None:
-        """One write for a whole claim: its dispatch is confirmed, so the pending
-        entries it pushed (``claimed_at`` + ``claimed_by``, index
-        ``pending.claimed_at``) go, except the ``unsent`` keys (re-sent later)."""
-        entry: dict[str, Any] = {"claimed_at": claimed_at, "claimed_by": claimed_by}
-        if unsent:
-            entry["idempotency_key"] = {"$nin": list(unsent)}
-        self.schedules.update_many(
-            {"pending.claimed_at": claimed_at}, {"$pull": {"pending": entry}}
-        )
-
-    def settle(self, deployment_id: str, keys: list[str]) -> None:
-        """The dispatch of these slots is confirmed: they are no longer pending."""
-        if keys:
-            self.schedules.update_one(
-                {"_id": deployment_id},
-                {"$pull": {"pending": {"idempotency_key": {"$in": list(keys)}}}},
-            )
-
-    def stale_pending(self, cutoff: datetime, limit: int = 500) -> list[dict[str, Any]]:
-        """States with a pending entry claimed at or before ``cutoff`` (index
-        ``pending.claimed_at``), whether or not still active: a claimed slot was due
-        when claimed, its delivery is owed."""
-        return list(
-            self.schedules.find({"pending.claimed_at": {"$lte": cutoff}}, {"pending": 1}).limit(
-                limit
-            )
-        )
-
-    def claim_redispatch(self, deployment_id: str, entry: dict[str, Any], now: datetime) -> bool:
-        """Claim the re-dispatch of a stale pending entry: a conditional write on the
-        ``claimed_at`` seen, so one replica re-sends it, not all of them. The entry
-        gets a fresh ``claimed_at``: if this dispatch is lost too, it is re-sent again
-        after ``SCHEDULER_REDISPATCH_S``."""
-        result = self.schedules.update_one(
+    def take_over(self, batch: dict[str, Any], now: datetime, lease_s: float) -> bool:
+        """Claim the re-dispatch of a stale batch: a conditional write on the lease seen,
+        so one replica re-sends it, not all of them; a fresh lease, so a lost re-send is
+        tried again after ``lease_s``."""
+        result = self.batches.update_one(
+            {"_id": batch["_id"], "settled": False, "lease_until": batch["lease_until"]},
             {
-                "_id": deployment_id,
-                "pending": {
-                    "$elemMatch": {
-                        "idempotency_key": entry["idempotency_key"],
-                        "claimed_at": entry["claimed_at"],
-                    }
-                },
-            },
-            {
-                "$set": {"pending.$.claimed_at": now, "pending.$.claimed_by": self.replica},
-                "$inc": {"pending.$.redispatches": 1},
+                "$set": {"lease_until": now + timedelta(seconds=lease_s),
+                         "claimed_by": self.replica},
+                "$inc": {"redispatches": 1},
             },
         )
         return result.modified_count == 1
+
+    def batch_claims(self, batch_id: str) -> list[dict[str, Any]]:
+        """The claims of a batch that were to be sent (index ``batch``)."""
+        return [c for c in self.claims.find({"batch": batch_id}) if c.get("skip") is None]
+
+    def prune(self, before: datetime) -> None:
+        """Claims and settled batches that fired before ``before`` go: a claim is only
+        needed for as long as a replica may try the same slot again (its checkpoint
+        lags by a slot at most)."""
+        self.claims.delete_many({"fire_at": {"$lt": before}})
+        self.batches.delete_many({"settled": True, "fire_at": {"$lt": before}})
 
     # -- executions (max_concurrent) ---------------------------------------------
 

@@ -6,20 +6,22 @@ deployer's collection)::
 
     {_id: <deployment id>, active, schedule, timezone, misfire_policy,
      max_concurrent, jitter_s, jitter (offset s), next_run_at (the next slot,
-     UTC), due_at (= next_run_at + jitter: when to fire, indexed with active),
-     last_slot, last_fired_at, skips: [{slot, reason, at}] (last 50),
-     pending: [{slot, idempotency_key, next_run_at, claimed_at, claimed_by,
-                redispatches?}] (claimed slots whose dispatch is not confirmed yet),
-     claim_token (the bulk claim that last advanced it: tells a replica which of
-                  its conditional writes matched),
+     UTC: set from the deployer, then a checkpoint the claim winner writes after
+     sending, at most every SCHEDULER_CHECKPOINT_S), skips: [{slot, reason, at}] (last 50),
+     changed_at (when the definition last changed: replicas reload what moved),
+     deleted (a tombstone, so every replica forgets it),
      source_updated_at (the deployment's updated_at, to ignore stale events)}
 
-``pending`` is what makes delivery exactly-once in effect: the claim that
-advances ``next_run_at`` pushes the slots it is about to fire in the same
-write, the dispatcher pulls them once the broker confirmed the event, and an
-entry still there ``SCHEDULER_REDISPATCH_S`` after its ``claimed_at`` (its
-replica died or the dispatch failed) is claimed again and re-sent by any
-replica. A duplicate is harmless: the runner dedupes on ``idempotency_key``.
+Claims (collection ``schedule_claims``), one document per (deployment, slot) the
+tick decided about, ``_id`` = the slot's idempotency key ``<id>:<slot>``: the
+unique ``_id`` is the claim (an insert; a duplicate key means another replica
+has it). ``{deployment_id, slot, fire_at, next_run_at, batch, skip}`` (``skip``:
+the reason when the slot is not fired). Every claim belongs to a batch
+(collection ``schedule_batches``, ``{_id, claimed_by, fire_at, lease_until,
+settled, redispatches}``), inserted before its claims and settled once all its
+fired claims were sent: a batch unsettled past its ``lease_until`` (its replica
+died, or the broker refused) is taken over and re-sent by any replica. A
+duplicate is harmless: the runner dedupes on ``idempotency_key``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def state_changes(
         "synced_at": now,
     }
     if not is_scheduled(deployment):
-        changes.update(active=False, next_run_at=None, due_at=None)
+        changes.update(active=False, next_run_at=None)
         return changes
     same = (
         existing is not None
@@ -86,8 +88,20 @@ def state_changes(
         if next_slot is None:
             next_slot = cron.next_run(changes["schedule"], changes["timezone"], now)
         changes["next_run_at"] = next_slot
-        changes["due_at"] = next_slot + timedelta(seconds=changes["jitter"])
     return changes
+
+
+# What a replica's timetable holds of a state: a change to one of them is a change.
+TICK_FIELDS = ("active", "schedule", "timezone", "misfire_policy", "max_concurrent",
+               "jitter_s", "jitter", "next_run_at")
+
+
+def changed(changes: dict[str, Any], existing: dict[str, Any] | None) -> bool:
+    """Whether ``changes`` move anything the tick reads (then ``changed_at`` moves and
+    every replica reloads the state); a resync of an unchanged deployment does not."""
+    if existing is None or existing.get("deleted"):
+        return True
+    return any(key in changes and existing.get(key) != changes[key] for key in TICK_FIELDS)
 
 
 @dataclass
@@ -100,19 +114,20 @@ class TickPlan:
     late: int = 0
     last_slot: datetime | None = None
     next_run_at: datetime | None = None
-    due_at: datetime | None = None
 
 
-def plan_tick(state: dict[str, Any], now: datetime, grace_s: float, running: int) -> TickPlan:
-    """Due slots → fire / skip (misfire policy, then ``max_concurrent``) → next slot.
+def plan_tick(
+    state: dict[str, Any], now: datetime, grace_s: float, horizon: datetime | None = None
+) -> TickPlan:
+    """Slots due by ``horizon`` (default ``now``) → fire / skip (misfire policy) → next slot.
 
-    ``running``: executions of the deployment queued or running now. When it is
-    ``>= max_concurrent`` every slot that would fire is skipped (``max_concurrent``).
-    ``catch_up`` fires all its slots at once (the runner queues them).
+    Lateness is judged at ``now``: a slot that fires after ``now`` (claimed ahead) is on
+    time. ``catch_up`` fires all its slots at once (the runner queues them).
+    ``max_concurrent`` is not decided here but when the slot is sent (``over_limit``).
     """
     jitter = float(state.get("jitter") or 0)
     slots, total = cron.due_slots(
-        state["schedule"], state["timezone"], state["next_run_at"], now, jitter
+        state["schedule"], state["timezone"], state["next_run_at"], horizon or now, jitter
     )
     plan = TickPlan()
     if not slots:
@@ -122,14 +137,14 @@ def plan_tick(state: dict[str, Any], now: datetime, grace_s: float, running: int
     )
     plan.fire, plan.skipped = misfire.fire, list(misfire.skipped)
     plan.unlisted_skipped, plan.late = misfire.unlisted, misfire.late
-    if plan.fire and running >= int(state.get("max_concurrent") or 1):
-        plan.skipped += [(slot, "max_concurrent") for slot in plan.fire]
-        plan.fire = []
     plan.last_slot = slots[-1]
     plan.next_run_at = cron.next_run(state["schedule"], state["timezone"], slots[-1])
-    if plan.next_run_at is not None:
-        plan.due_at = plan.next_run_at + timedelta(seconds=jitter)
     return plan
+
+
+def over_limit(state: dict[str, Any], running: int) -> bool:
+    """``max_concurrent``: with ``running`` executions queued or running, a slot is skipped."""
+    return running >= int(state.get("max_concurrent") or 1)
 
 
 def execution_request(
@@ -145,51 +160,32 @@ def execution_request(
     }
 
 
-def pending_entries(
-    deployment_id: str,
-    slots: list[datetime],
-    next_run_at: datetime | None,
-    claimed_at: datetime,
-    claimed_by: str,
-) -> list[dict[str, Any]]:
-    """The ``pending`` entries the claim pushes for the slots it is about to fire."""
+def claim_documents(state: dict[str, Any], plan: TickPlan) -> list[dict[str, Any]]:
+    """The claims of one plan: one per slot fired or skipped (``skip`` = reason), its
+    ``_id`` the slot's idempotency key (its ``batch`` is set when claimed). The last
+    one is the plan's own (``last_slot``): whoever inserts it owns the plan's skips and
+    the state's checkpoint."""
+    dep_id = state["_id"]
+    jitter = timedelta(seconds=float(state.get("jitter") or 0))
+    decided = [(slot, reason) for slot, reason in plan.skipped] + [(s, None) for s in plan.fire]
     return [
         {
+            "_id": cron.slot_key(dep_id, slot),
+            "deployment_id": dep_id,
             "slot": slot,
-            "idempotency_key": cron.slot_key(deployment_id, slot),
-            "next_run_at": next_run_at,
-            "claimed_at": claimed_at,
-            "claimed_by": claimed_by,
+            "fire_at": slot + jitter,
+            "next_run_at": plan.next_run_at,
+            "skip": reason,
         }
-        for slot in slots
+        for slot, reason in sorted(decided, key=lambda item: item[0])
     ]
 
 
-def stale_entries(pending: list[dict[str, Any]] | None, cutoff: datetime) -> list[dict[str, Any]]:
-    """Pending entries claimed at or before ``cutoff``: their dispatch was never
-    confirmed in time, so they are to be re-sent (oldest claim first)."""
-    stale = [e for e in pending or () if e.get("claimed_at") and e["claimed_at"] <= cutoff]
-    return sorted(stale, key=lambda e: (e["claimed_at"], e["slot"]))
-
-
-def pending_request(deployment_id: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """The ``execution_requested`` payload of a pending entry: the one the claim meant to
-    send (same idempotency key, so the runner makes at most one execution of it)."""
-    payload = execution_request(deployment_id, entry["slot"], entry.get("next_run_at"))
-    payload["idempotency_key"] = entry.get("idempotency_key") or payload["idempotency_key"]
-    return payload
+def claim_request(claim: dict[str, Any]) -> dict[str, Any]:
+    """The ``execution_requested`` payload of a claim."""
+    return execution_request(claim["deployment_id"], claim["slot"], claim.get("next_run_at"))
 
 
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 (``Z`` allowed) → aware datetime; datetimes pass through."""
     return _parse(value)
-
-
-def claim_time(now: datetime, after: datetime | None = None) -> datetime:
-    """The ``claimed_at`` of a claim: ``now`` at millisecond precision (what the
-    database stores, so the settle write can match it exactly), strictly after the
-    previous claim's ``after`` (each claim settles its own entries)."""
-    stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    if after is not None and stamp <= after:
-        stamp = after + timedelta(milliseconds=1)
-    return stamp

@@ -3,49 +3,45 @@
 * State: its own ``schedules`` collection, built from the deployer's
   ``deployment_*`` events and a resync through ``deployer.list_active_schedules()``
   at startup (and every ``SCHEDULER_RESYNC_S``). It never reads ``deployments``.
-* Tick (``SCHEDULER_TICK_S``, 1 s), a constant number of round trips per batch
-  of due deployments, not a few per deployment (the embedded database costs
-  milliseconds per command):
+  Each replica keeps it in memory (``timetable.py``: the states and a heap of their
+  fire times), loaded once, then refreshed from the states whose ``changed_at``
+  moved (one indexed query per tick).
+* Tick (``SCHEDULER_TICK_S``, 1 s). The database work of a slot happens BEFORE it:
 
-  1. ONE find: up to ``SCHEDULER_CLAIM_BATCH`` (500) due states (index
-     ``active, due_at``), oldest due first; ties in ``_id`` order, ascending or
-     descending per replica (``ScheduleStore.descending``);
-  2. ONE find: the live executions (running counts of all of them, ``max_concurrent``);
-  3. plans in memory (misfire policy, ``max_concurrent``, DST: ``shared/cron.py``);
-  4. per chunk of ``SCHEDULER_CLAIM_CHUNK`` (100) plans, so the first events
-     leave before the whole batch is written:
-     a. ONE ``bulk_write`` claims them: per state, the conditional write
-        ``{_id, active, next_run_at: <seen>}`` that advances it and, in the same
-        write, pushes the slots to fire into ``pending`` (all with the same
-        ``claimed_at``, ms precision, and ``claimed_by`` = this replica). The
-        writes that matched are ours; when not all did (another replica advanced
-        some first), ONE find on the ``claim_token`` each write also sets tells
-        which;
-     b. ``execution_requested`` per fired slot of the states won,
-        ``idempotency_key = <deployment id>:<slot>`` (the runner dedupes on it);
-     c. ONE ``update_many`` pulls this claim's entries (``pending.claimed_at``
-        index + ``claimed_by``) from ``pending`` but those whose dispatch failed;
-  5. a full batch: the next one at once (at most ``MAX_BATCHES_PER_TICK``).
+  1. the heap gives the states that fire within ``SCHEDULER_CLAIM_AHEAD_S`` (15 s);
+     their plans are made in memory (misfire policy, DST: ``shared/cron.py``);
+  2. ONE insert of a batch (``schedule_batches``, unsettled, leased until its last
+     fire time + ``SCHEDULER_REDISPATCH_S``), then ONE ``insert_many`` of a claim per
+     slot decided (``schedule_claims``, ``_id`` = ``<deployment id>:<slot>``): the
+     unique ``_id`` is the claim, a duplicate key means another replica has it;
+     won or lost, the state moves on to its next slot in memory;
+  3. the won claims wait in the outbox (``outbox.py``) until their fire time, when
+     ONE find counts the running executions of the deployments about to fire
+     (``max_concurrent``: a deployment at its limit is skipped), and
+     ``execution_requested`` leaves per slot (``idempotency_key`` = the claim's
+     ``_id``; the runner dedupes on it), the group on one channel with ONE wait for
+     the broker's confirms (``publisher.py``);
+  4. once a batch is sent, off the tick: ONE write settles it, ONE ``bulk_write``
+     checkpoints the ``next_run_at`` of its states that have skips to record or
+     whose stored one lags by ``SCHEDULER_CHECKPOINT_S`` (300 s) — what a replica
+     loads; a lagging checkpoint costs duplicate-key claims, nothing more.
 
-  Exactly once: as before, only one write can match a seen ``next_run_at``, so
-  each slot is claimed by one replica, and the claim carries its pending entries.
-  Two replicas: a state one of them advanced no longer matches the other's write
-  (a lost write is a cheap no-op), nor its next due query; reading the ties from
-  opposite ends (when their ``descending`` differ) they split a big due list
-  rather than walk it in step.
+  Exactly once: a slot's claim is one insert under a unique key, whatever the
+  number of replicas or restarts. Two replicas insert a due list from opposite
+  ends (``ScheduleStore.descending``).
 * Running count per deployment from the runner's ``execution_*`` events.
-* DST rule and misfire policies: ``shared/cron.py``.
 
 Delivery is exactly once in effect, at least once on the wire: a replica that
-dies (or whose dispatch fails) between its claim and its dispatch leaves the
-slot in ``pending``; on every tick, any replica takes the pending entries
-claimed more than ``SCHEDULER_REDISPATCH_S`` (10 s) ago, claims their
-re-dispatch with a conditional write on the ``claimed_at`` it saw (so one
-replica re-sends, not all), sends the same request again and pulls the entry
-(``ml_scheduler_redispatched_total``). A slot can thus be sent twice (the first
-dispatch succeeded but its ``$pull`` failed, or took longer than
-``SCHEDULER_REDISPATCH_S``, or replica clocks differ by that much); the
-runner's unique index on ``idempotency_key`` makes that one execution.
+dies (or whose dispatch fails) between its claim and its dispatch leaves its
+batch unsettled; on every tick, any replica takes the batches whose lease ran
+out, takes one over with a conditional write on the lease it saw (so one
+replica re-sends, not all), sends its claims again and settles it
+(``ml_scheduler_redispatched_total``); a re-sent batch skips the
+``max_concurrent`` check (the runner dedupes what was sent already). A slot can
+thus be sent twice; the runner's unique index on ``idempotency_key`` makes that
+one execution. A deployment stopped after its slot was claimed (within
+``SCHEDULER_CLAIM_AHEAD_S``) is not sent once this replica's timetable knows it.
+Replica clocks must agree within ``CHANGES_MARGIN_S`` (``changed_at`` is theirs).
 """
 
 from __future__ import annotations
@@ -56,12 +52,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
-from nameko.events import BROADCAST, EventDispatcher, event_handler
+from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.scheduler import domain
 from services.scheduler.dependencies import ScheduleStore, config_timer
+from services.scheduler.outbox import Batch
+from services.scheduler.publisher import EventPublisher
+from services.scheduler.timetable import checkpoint_due
 from shared import events
 from shared.maintenance import MAINTENANCE_EVENTS, Maintenance
 from shared.mongo import utcnow
@@ -87,8 +86,13 @@ REDISPATCHED = Counter(
 )
 ACTIVE = Gauge("ml_scheduler_active_deployments", "Active deployments with a schedule")
 
-# Due batches one tick walks at most (SCHEDULER_CLAIM_BATCH each) before the next tick.
+# Claims one tick inserts at most (SCHEDULER_CLAIM_BATCH each) before the next tick.
 MAX_BATCHES_PER_TICK = 20
+# States whose changed_at is this close to the newest one seen are read again (replica
+# clocks differ a little, and a write may land after a newer one).
+CHANGES_MARGIN_S = 10
+# Deleted states stay this long as tombstones (every replica's timetable learns them).
+TOMBSTONES_KEPT_S = 3600
 
 DEPLOYMENT_EVENTS = (
     events.DEPLOYMENT_CREATED,
@@ -103,7 +107,7 @@ class SchedulerService:
 
     store = ScheduleStore()
     deployer = RpcProxy("deployer")
-    dispatch = EventDispatcher()
+    publisher = EventPublisher()
     maintenance = Maintenance()
     observability = Observability()
 
@@ -114,167 +118,215 @@ class SchedulerService:
 
     @config_timer("SCHEDULER_TICK_S", 1.0)
     def tick(self) -> None:
-        """Re-send the stale pending slots, then fire the due slots of active deployments
-        (every replica ticks; conditional writes decide who sends what)."""
+        """Refresh the timetable, take over stale batches, claim what fires within
+        ``SCHEDULER_CLAIM_AHEAD_S``, then send what fires before the next tick, each at
+        its time (every replica ticks; the unique claim decides who sends what)."""
         if self.maintenance.active():
             # A backup's snapshot (a moment) or a restore: nothing fires until it ends;
             # the slots due meanwhile fire at the next tick (misfire policy).
             return
         now = utcnow()
         try:
-            self._redispatch_stale(now)
-        except Exception:  # the database is down: the due slots below will fail too
-            log.exception("re-dispatching pending slots failed")
-        grace = self._config("SCHEDULER_MISFIRE_GRACE_S", 30)
-        ttl = self._config("SCHEDULER_RUNNING_TTL_S", 86400)
-        batch = int(self._config("SCHEDULER_CLAIM_BATCH", 500))
-        chunk = int(self._config("SCHEDULER_CLAIM_CHUNK", 100))
-        # A full batch means more may be due: go on (bounded, the next tick follows).
-        for _ in range(MAX_BATCHES_PER_TICK):
-            states = self.store.due(now, batch, self.store.descending)
-            if not states:
-                return
-            try:
-                claimed = self._fire_batch(states, now, grace, ttl, chunk)
-            except Exception:  # database or broker down: the next tick tries again
-                log.exception("firing %d due deployments failed", len(states))
-                return
-            if len(states) < batch or not claimed:
-                return  # all seen, or nothing moved (the same batch would come back)
-            now = utcnow()
+            self._refresh(now)
+            self._take_over_stale(now)
+            self._claim_ahead(now)
+        except Exception:  # the database is down: what is claimed already is still sent
+            log.exception("claiming the next slots failed")
+        self._send_until(now + timedelta(seconds=self._config("SCHEDULER_TICK_S", 1.0)))
 
-    def _fire_batch(
-        self, states: list[dict[str, Any]], now: datetime, grace: float, ttl: float, chunk: int
-    ) -> int:
-        """Plans for all ``states`` (one query for their running counts), then claim,
-        dispatch and settle them ``chunk`` at a time (one write each for claim and
-        settle): the first events leave before the whole batch is claimed. Returns how
-        many states this replica claimed (advanced)."""
-        running = self.store.running_counts([s["_id"] for s in states], now, ttl)
-        plans: list[tuple[dict[str, Any], domain.TickPlan]] = []
+    def _refresh(self, now: datetime) -> None:
+        """The timetable: everything once, then the states changed since last time."""
+        timetable = self.store.timetable
+        if not timetable.loaded:
+            timetable.load(self.store.active_states())
+            timetable.watermark = max(timetable.watermark or now, now)
+            ACTIVE.set(len(timetable.states))
+            return
+        since = timetable.watermark - timedelta(seconds=CHANGES_MARGIN_S)
+        for doc in self.store.changed_since(since):
+            timetable.apply(doc)
+
+    def _claim_ahead(self, now: datetime) -> None:
+        horizon = now + timedelta(seconds=self._config("SCHEDULER_CLAIM_AHEAD_S", 15))
+        limit = int(self._config("SCHEDULER_CLAIM_BATCH", 1000))
+        for _ in range(MAX_BATCHES_PER_TICK):
+            states = self.store.timetable.due(horizon, limit)
+            if states:
+                self._claim(states, now, horizon)
+            if len(states) < limit:
+                return
+
+    def _claim(self, states: list[dict[str, Any]], now: datetime, horizon: datetime) -> None:
+        """Plans for ``states``, ONE batch of claims for them, the won ones to the outbox."""
+        timetable = self.store.timetable
+        grace = self._config("SCHEDULER_MISFIRE_GRACE_S", 30)
+        planned: list[tuple[dict[str, Any], domain.TickPlan, list[dict[str, Any]]]] = []
+        batch = Batch("")
         for state in states:
             try:
-                plan = domain.plan_tick(state, now, grace, running.get(state["_id"], 0))
+                plan = domain.plan_tick(state, now, grace, horizon)
             except Exception:  # one broken state must not stop the others
                 log.exception("scheduling deployment %s failed", state.get("_id"))
+                timetable.advance(state, state["next_run_at"])
                 continue
-            if plan.last_slot is not None:
-                plans.append((state, plan))
-        claimed, chunk = 0, max(chunk, 1)
-        for start in range(0, len(plans), chunk):
-            # Unique per claim of this replica (its settle pulls by claimed_at + replica).
-            claimed_at = domain.claim_time(utcnow(), self.store.last_claimed_at)
-            self.store.last_claimed_at = claimed_at
-            claimed += self._fire_chunk(plans[start : start + chunk], now, claimed_at)
-        return claimed
-
-    def _fire_chunk(
-        self,
-        plans: list[tuple[dict[str, Any], domain.TickPlan]],
-        now: datetime,
-        claimed_at: datetime,
-    ) -> int:
-        replica = self.store.replica
-        claims = [
-            (
-                state,
-                plan,
-                # Recorded as pending by the claim itself: if this replica dies before
-                # the dispatch below, another one re-sends them (see _redispatch_stale).
-                domain.pending_entries(
-                    state["_id"], plan.fire, plan.next_run_at, claimed_at, replica
-                ),
-            )
-            for state, plan in plans
-        ]
-        began = time.monotonic()
-        won = self.store.claim(claims, now)
-        claimed = time.monotonic()
-        if not won:
-            return 0  # another replica claimed these slots
-        unsent: list[str] = []
-        failure: Exception | None = None
-        for state, plan, pending in claims:
-            dep_id = state["_id"]
-            if dep_id not in won:
-                continue
-            if plan.late:
-                MISSED.inc(plan.late)
-            for slot, reason in plan.skipped:
-                SKIPPED.labels(reason).inc()
-                log.info("deployment %s: slot %s skipped (%s)", dep_id, slot.isoformat(), reason)
-            if plan.unlisted_skipped:
-                SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
-            jitter = float(state.get("jitter") or 0)
-            for entry in pending:
-                if failure is not None:
-                    # What was not sent stays pending: re-sent after SCHEDULER_REDISPATCH_S.
-                    unsent.append(entry["idempotency_key"])
-                    continue
-                payload = domain.pending_request(dep_id, entry)
-                log.debug("deployment %s: firing slot %s", dep_id, payload["slot"])
-                try:
-                    self.dispatch(events.EXECUTION_REQUESTED, payload)
-                except Exception as exc:  # the broker is gone: do not wait on each event
-                    failure = exc
-                    unsent.append(entry["idempotency_key"])
-                    continue
-                FIRED.inc()
-                LAG.observe(max((utcnow() - entry["slot"]).total_seconds() - jitter, 0.0))
-        fired = sum(len(p) for s, _, p in claims if s["_id"] in won) - len(unsent)
-        dispatched = time.monotonic()
-        if fired:
-            try:
-                self.store.settle_claimed(claimed_at, replica, unsent)
-            except Exception:  # left pending: re-sent later, and the runner dedupes it
-                log.exception("could not clear the pending entries claimed at %s", claimed_at)
-        # Where a slow tick spends its time (claim / dispatch / settle).
-        log.info(
-            "fired %d slot(s) of %d/%d deployment(s) claimed: claim %.3f s, dispatch %.3f s, "
-            "settle %.3f s",
-            fired,
-            len(won),
-            len(claims),
-            claimed - began,
-            dispatched - claimed,
-            time.monotonic() - dispatched,
-        )
-        if failure is not None:
-            raise failure
-        return len(won)
-
-    def _redispatch_stale(self, now: datetime) -> None:
-        """Re-send the pending slots whose dispatch was not confirmed in time."""
-        cutoff = now - timedelta(seconds=self._config("SCHEDULER_REDISPATCH_S", 10))
-        for state in self.store.stale_pending(cutoff):
-            dep_id = state["_id"]
-            for entry in domain.stale_entries(state.get("pending"), cutoff):
-                try:
-                    if not self.store.claim_redispatch(dep_id, entry, utcnow()):
-                        continue  # another replica re-sends it (or it was just settled)
-                    payload = domain.pending_request(dep_id, entry)
-                    log.warning(
-                        "deployment %s: re-dispatching slot %s (claimed by %s at %s, "
-                        "dispatch never confirmed)",
-                        dep_id,
-                        payload["slot"],
-                        entry.get("claimed_by"),
-                        entry.get("claimed_at"),
-                    )
-                    self.dispatch(events.EXECUTION_REQUESTED, payload)
-                except Exception:  # stays pending: the next try is in SCHEDULER_REDISPATCH_S
-                    log.exception("deployment %s: re-dispatch failed", dep_id)
-                    continue
-                REDISPATCHED.inc()
-                self._settle(dep_id, [entry["idempotency_key"]])
-
-    def _settle(self, dep_id: str, keys: list[str]) -> None:
-        if not keys:
+            planned.append((state, plan, domain.claim_documents(state, plan)))
+        claims = [claim for _, _, docs in planned for claim in docs]
+        if not claims:
             return
+        began = time.monotonic()
         try:
-            self.store.settle(dep_id, keys)
-        except Exception:  # left pending: re-sent later, and the runner dedupes it
-            log.exception("deployment %s: could not clear pending %s", dep_id, keys)
+            batch.id, won = self.store.claim(
+                claims, max(c["fire_at"] for c in claims),
+                self._config("SCHEDULER_REDISPATCH_S", 10), now,
+            )
+        except Exception:
+            for state, _, _ in planned:  # tried again at the next tick
+                timetable.advance(state, state["next_run_at"])
+            raise
+        to_send = []
+        for state, plan, docs in planned:
+            timetable.advance(state, plan.next_run_at)  # won or lost: the slot is handled
+            to_send += [c for c in docs if c["skip"] is None and c["_id"] in won]
+            if docs[-1]["_id"] in won:  # the plan's own claim: its skips and checkpoint
+                batch.plans[state["_id"]] = self._won_plan(state, plan, docs, won)
+        log.info("claimed %d of %d slot(s) in %.3f s", len(won), len(claims),
+                 time.monotonic() - began)
+        if to_send:
+            self.store.outbox.add(batch, to_send)
+        elif won:
+            self._finish(batch)
+
+    def _won_plan(
+        self, state: dict[str, Any], plan: domain.TickPlan, docs: list[dict[str, Any]],
+        won: set[str],
+    ) -> list:
+        """Count a won plan's misses and skips; what its checkpoint needs."""
+        if plan.late:
+            MISSED.inc(plan.late)
+        skips = [(c["slot"], c["skip"]) for c in docs if c["skip"] and c["_id"] in won]
+        for slot, reason in skips:
+            SKIPPED.labels(reason).inc()
+            log.info("deployment %s: slot %s skipped (%s)", state["_id"], slot.isoformat(),
+                     reason)
+        if plan.unlisted_skipped:
+            SKIPPED.labels("misfire_limit").inc(plan.unlisted_skipped)
+        return [state, plan, skips]
+
+    def _send_until(self, until: datetime) -> None:
+        """Send the outbox's claims that fire before ``until``, each at its time: those
+        due already together, the later ones as their fire time comes."""
+        items = self.store.outbox.take(until)
+        while items:
+            now = utcnow()
+            due = [item for item in items if item[0]["fire_at"] <= now]
+            if not due:
+                eventlet.sleep(max((items[0][0]["fire_at"] - now).total_seconds(), 0))
+                continue
+            items = items[len(due):]
+            self._send(due)
+
+    def _send(self, items: list[tuple[dict[str, Any], Batch]]) -> None:
+        """Send one group of due claims: ONE find for their running counts first. A
+        deployment stopped since its claim (gone from the timetable) is not sent."""
+        states = self.store.timetable.states
+        running: dict[str, int] = {}
+        try:
+            ttl = self._config("SCHEDULER_RUNNING_TTL_S", 86400)
+            running = self.store.running_counts(
+                sorted({c["deployment_id"] for c, _ in items}), utcnow(), ttl
+            )
+        except Exception:  # no counts: send (max_concurrent unknown rather than a lost slot)
+            log.exception("counting running executions failed")
+        began = time.monotonic()
+        blocked: dict[tuple[str, str], bool] = {}
+        outgoing: list[dict[str, Any]] = []
+        for claim, batch in items:
+            dep_id = claim["deployment_id"]
+            state = states.get(dep_id)
+            if state is None or batch.failed:
+                continue
+            # One decision per deployment and batch (catch_up: all its slots or none).
+            key = (dep_id, batch.id)
+            if key not in blocked:
+                blocked[key] = domain.over_limit(state, running.get(dep_id, 0))
+            if blocked[key]:
+                self._skipped(batch, dep_id, claim["slot"])
+            else:
+                outgoing.append(claim)
+        try:
+            self.publisher.send(events.EXECUTION_REQUESTED,
+                                [domain.claim_request(c) for c in outgoing])
+        except Exception:  # the broker is gone: these batches are left to the take-over
+            log.exception("sending %d slot(s) failed: their batches are re-sent after "
+                          "SCHEDULER_REDISPATCH_S", len(outgoing))
+            for _, batch in items:
+                batch.failed = True
+        else:
+            sent = utcnow()
+            FIRED.inc(len(outgoing))
+            for claim in outgoing:
+                LAG.observe(max((sent - claim["fire_at"]).total_seconds(), 0.0))
+        for _, batch in items:
+            batch.waiting -= 1
+            if batch.waiting == 0:
+                self._finish(batch)
+        log.info("sent %d of %d claim(s) in %.3f s", len(outgoing), len(items),
+                 time.monotonic() - began)
+
+    def _skipped(self, batch: Batch, dep_id: str, slot: datetime) -> None:
+        SKIPPED.labels("max_concurrent").inc()
+        log.info("deployment %s: slot %s skipped (max_concurrent)", dep_id, slot.isoformat())
+        if dep_id in batch.plans:
+            batch.plans[dep_id][2].append((slot, "max_concurrent"))
+
+    def _finish(self, batch: Batch) -> None:
+        """Settle the batch (unless a send failed) and checkpoint those of its states
+        with skips to record or a stored ``next_run_at`` ``SCHEDULER_CHECKPOINT_S``
+        behind, in a thread of its own: the writes cost milliseconds per state."""
+        every = self._config("SCHEDULER_CHECKPOINT_S", 300)
+        entries = [entry for entry in batch.plans.values()
+                   if entry[2] or checkpoint_due(entry[0], entry[1].next_run_at, every)]
+
+        def finish() -> None:
+            began = time.monotonic()
+            try:
+                if not batch.failed:
+                    self.store.settle(batch.id)
+                if entries:
+                    self.store.checkpoint(entries, utcnow())
+            except Exception:  # a lagging checkpoint costs a duplicate claim, no more
+                log.exception("settling batch %s failed", batch.id)
+                return
+            for state, plan, _ in entries:
+                state["checkpoint"] = plan.next_run_at
+            log.info("batch %s settled, %d state(s) checkpointed in %.3f s", batch.id,
+                     len(entries), time.monotonic() - began)
+
+        self.store.container.spawn_managed_thread(finish)
+
+    def _take_over_stale(self, now: datetime) -> None:
+        """Re-send the batches whose sending was not confirmed within their lease."""
+        lease = self._config("SCHEDULER_REDISPATCH_S", 10)
+        for stale in self.store.stale_batches(now):
+            if not self.store.take_over(stale, utcnow(), lease):
+                continue  # another replica re-sends it (or it was just settled)
+            claims = self.store.batch_claims(stale["_id"])
+            log.warning("re-sending the %d claim(s) of batch %s (claimed by %s, never "
+                        "confirmed)", len(claims), stale["_id"], stale.get("claimed_by"))
+            try:
+                self.publisher.send(events.EXECUTION_REQUESTED,
+                                    [domain.claim_request(c) for c in claims])
+            except Exception:  # still unsettled: tried again after SCHEDULER_REDISPATCH_S
+                log.exception("re-sending batch %s failed", stale["_id"])
+                continue
+            REDISPATCHED.inc(len(claims))
+            self.store.settle(stale["_id"])
+
+    @config_timer("SCHEDULER_PRUNE_S", 60.0)
+    def prune(self) -> None:
+        """Claims and settled batches older than ``SCHEDULER_CLAIMS_KEPT_S`` go."""
+        kept = self._config("SCHEDULER_CLAIMS_KEPT_S", 3600)
+        self.store.prune(utcnow() - timedelta(seconds=kept))
 
     @config_timer("SCHEDULER_RESYNC_S", 300.0, eager=True)
     def resync(self) -> None:
@@ -301,6 +353,7 @@ class SchedulerService:
         for deployment in deployments:
             self.store.apply_deployment(deployment, utcnow())
         stopped = self.store.deactivate_missing({str(d["id"]) for d in deployments}, started)
+        self.store.drop_tombstones(started - timedelta(seconds=TOMBSTONES_KEPT_S))
         ACTIVE.set(self.store.count_active())
         log.info("resync: %d active schedules, %d deactivated", len(deployments), stopped)
 
@@ -324,6 +377,7 @@ class SchedulerService:
         """A restore replaced the data: rebuild the schedule state from the deployer."""
         log.info("data restored (%s): resyncing the schedules", (payload or {}).get("restore_id"))
         self.resync()
+        self.store.timetable.loaded = False  # the next tick reloads every state
     # Requeue on error (a DB hiccup must not lose a start/stop); malformed payloads
     # are logged and dropped so they cannot loop.
 
@@ -341,7 +395,7 @@ class SchedulerService:
         """Forget the deployment's schedule state."""
         deployment_id = (payload or {}).get("deployment_id")
         if deployment_id:
-            self.store.remove(deployment_id)
+            self.store.remove(deployment_id, utcnow())
 
     @events.on_events("runner", events.EXECUTION_EVENTS, requeue_on_error=True)
     def on_execution(self, payload: dict[str, Any]) -> None:

@@ -25,6 +25,8 @@ from shared.testing.deployer import MODELS, FakeRegistry, wait_for
 
 pytestmark = pytest.mark.service
 
+# A daily schedule: the slots a test makes due are the only ones that fire.
+FAR = "0 4 * * *"
 ACTIVE: list[dict] = []  # what the fake deployer's list_active_schedules returns
 REQUESTED: list[dict] = []  # execution_requested payloads seen
 
@@ -69,6 +71,8 @@ def config(service_config):
         "SCHEDULER_TICK_S": 0.5,
         "SCHEDULER_MISFIRE_GRACE_S": 5,
         "SCHEDULER_RESYNC_S": 300,
+        # Every slot checkpointed: the tests read next_run_at from the database.
+        "SCHEDULER_CHECKPOINT_S": 0.001,
     }
 
 
@@ -97,7 +101,13 @@ def test_state_follows_deployer_events(container_factory, config, schedules):
     dispatch("deployer", "deployment_started", {"deployment": dep})
     state = wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
     expected = cron.next_run("30 2 * * *", "Europe/Paris", datetime.now(UTC))
-    assert state["next_run_at"] == expected and state["due_at"] == expected
+    assert state["next_run_at"] == expected and state["changed_at"] <= datetime.now(UTC)
+    changed_at = state["changed_at"]
+
+    # the same deployment again (a resync): nothing the tick reads moved, nor changed_at
+    dispatch("deployer", "deployment_updated", {"deployment": dep})
+    time.sleep(0.5)
+    assert schedules.find_one({"_id": dep["id"]})["changed_at"] == changed_at
 
     # an older event (stale updated_at) changes nothing
     dispatch(
@@ -124,7 +134,7 @@ def test_state_follows_deployer_events(container_factory, config, schedules):
         lambda: (s := schedules.find_one({"_id": dep["id"]}))["schedule"] == "0 5 * * *" and s
     )
     assert state["jitter"] == cron.jitter_offset(dep["id"], 60)
-    assert state["due_at"] == state["next_run_at"] + timedelta(seconds=state["jitter"])
+    assert state["changed_at"] > changed_at
 
     dispatch(
         "deployer",
@@ -133,7 +143,20 @@ def test_state_follows_deployer_events(container_factory, config, schedules):
     )
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": False}))
     dispatch("deployer", "deployment_deleted", {"deployment_id": dep["id"]})
-    wait_for(lambda: schedules.find_one({"_id": dep["id"]}) is None)
+    # a tombstone: every replica's timetable learns it from changed_at
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "deleted": True, "active": False}))
+
+
+def make_due(schedules, dep_id, slot):
+    """Move a state's next slot as a deployer event would: ``changed_at`` moves, so
+    every running replica reloads it."""
+    schedules.update_one(
+        {"_id": dep_id}, {"$set": {"next_run_at": slot, "changed_at": datetime.now(UTC)}}
+    )
+
+
+def unsettled(schedules) -> int:
+    return schedules.database.schedule_batches.count_documents({"settled": False})
 
 
 def _minute_floor(now: datetime) -> datetime:
@@ -197,7 +220,8 @@ def test_downtime_misfire_policies(container_factory, config, schedules):
 
 
 def test_max_concurrent_skips_overlapping_slot(container_factory, config, schedules):
-    dep = make_deployment(max_concurrent=1)
+    # Not every minute: a real slot claimed ahead near a minute boundary would mix in.
+    dep = make_deployment(max_concurrent=1, schedule=FAR)
     ACTIVE.append(dep)
     start(container_factory, config, FakeDeployer, SchedulerService, Collector)
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
@@ -208,7 +232,7 @@ def test_max_concurrent_skips_overlapping_slot(container_factory, config, schedu
     wait_for(lambda: runs.find_one({"_id": execution["id"]}))
 
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+    make_due(schedules, dep["id"], slot)
     state = wait_for(lambda: (s := schedules.find_one({"_id": dep["id"]}))["skips"] and s)
     assert [(s["slot"], s["reason"]) for s in state["skips"]] == [(slot, "max_concurrent")]
     assert by_deployment(dep["id"]) == []
@@ -218,8 +242,10 @@ def test_max_concurrent_skips_overlapping_slot(container_factory, config, schedu
     dispatch("runner", "execution_started", {"execution": execution})
     wait_for(lambda: runs.find_one({"_id": execution["id"], "terminal": True}))
     time.sleep(0.3)
-    slot2 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot2, "due_at": slot2}})
+    # another slot (a slot is decided once: the same second again would be a duplicate)
+    slot2 = max(datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1),
+                slot + timedelta(seconds=1))
+    make_due(schedules, dep["id"], slot2)
     fired = wait_for(lambda: by_deployment(dep["id"]))
     assert [p["slot"] for p in fired] == [cron.slot_iso(slot2)]
 
@@ -252,8 +278,8 @@ def test_scheduler_soak_two_replicas(container_factory, config, schedules):
     assert got - expected == set(), "unexpected slots fired"
     for p in REQUESTED:  # jittered deployments fired no earlier than slot + offset
         assert p["trigger"] == "schedule"
-    # healthy replicas: every dispatch confirmed and cleared, nothing re-sent
-    assert schedules.count_documents({"pending.0": {"$exists": True}}) == 0
+    # healthy replicas: every batch sent and settled, nothing re-sent
+    assert unsettled(schedules) == 0
     assert redispatched() == redispatched_before
 
 
@@ -300,27 +326,31 @@ def redispatched() -> float:
 
 
 def test_slot_claimed_by_a_dead_replica_is_redispatched_once(container_factory, config, schedules):
-    """The state a replica dying between its claim and its dispatch leaves behind: slot
-    claimed (next_run_at advanced) and pending, no event. Two replicas start: the slot is
-    sent exactly once, with its key, and is no longer pending."""
+    """What a replica dying between its claim and its dispatch leaves behind: its batch
+    unsettled, its lease run out, the claim in, no event. Two replicas start: the slot
+    is sent exactly once, with its key, and the batch is settled."""
     dep = make_deployment(schedule="0 4 * * *")
     ACTIVE.append(dep)
-    now = datetime.now(UTC)
-    from services.scheduler.domain import pending_entries, state_changes
+    now = datetime.now(UTC).replace(microsecond=0)
+    from services.scheduler import domain
 
-    doc = state_changes(dep, None, now)
-    slot = doc["next_run_at"] - timedelta(days=1)  # fired (claimed) before the crash
-    pending = pending_entries(
-        dep["id"], [slot], doc["next_run_at"], now - timedelta(seconds=30), "dead-replica"
-    )
-    schedules.insert_one({"_id": dep["id"], "skips": [], **doc, "pending": pending})
+    doc = domain.state_changes(dep, None, now)
+    slot = doc["next_run_at"] - timedelta(days=1)  # claimed before the crash
+    schedules.insert_one({"_id": dep["id"], "skips": [], **doc})
+    plan = domain.plan_tick({**doc, "_id": dep["id"], "next_run_at": slot}, slot, 300)
+    (claim,) = domain.claim_documents({"_id": dep["id"], **doc}, plan)
+    schedules.database.schedule_batches.insert_one({
+        "_id": "dead-batch", "claimed_by": "dead-replica", "fire_at": slot,
+        "lease_until": now - timedelta(seconds=5), "settled": False, "redispatches": 0,
+    })
+    schedules.database.schedule_claims.insert_one({**claim, "batch": "dead-batch"})
     before = redispatched()
 
     start(container_factory, config, FakeDeployer, Collector)
     start(container_factory, config, SchedulerService, SchedulerService)
     key = cron.slot_key(dep["id"], slot)
     wait_for(lambda: by_deployment(dep["id"]))
-    wait_for(lambda: schedules.find_one({"_id": dep["id"]})["pending"] == [])
+    wait_for(lambda: unsettled(schedules) == 0)
     time.sleep(2.0)  # four more ticks of each replica: nothing is sent again
     assert by_deployment(dep["id"]) == [
         {
@@ -332,21 +362,24 @@ def test_slot_claimed_by_a_dead_replica_is_redispatched_once(container_factory, 
         }
     ]
     assert redispatched() == before + 1
+    batch = schedules.database.schedule_batches.find_one({"_id": "dead-batch"})
+    assert batch["redispatches"] == 1 and batch["claimed_by"] != "dead-replica"
     state = schedules.find_one({"_id": dep["id"]})
     assert state["next_run_at"] == doc["next_run_at"] and state["active"] is True
 
 
 def test_replica_dying_after_its_claim(container_factory, config, schedules, monkeypatch):
-    """The real claim write: a replica "dies" right after it (the dispatch never runs);
-    its slot is pending in the database, and a fresh replica sends it once."""
+    """The real claim writes: a replica "dies" right after them (the dispatch never
+    runs); its batch is unsettled in the database, and a fresh replica sends it once."""
     from services.scheduler.dependencies import ScheduleStore
 
     real_claim = ScheduleStore.claim
 
-    def claim_then_die(self, claims, now):
-        real_claim(self, claims, now)
+    def claim_then_die(self, *args):
+        real_claim(self, *args)
         raise RuntimeError("replica killed between its claim and its dispatch")
 
+    config = {**config, "SCHEDULER_REDISPATCH_S": 1}
     dep = make_deployment()
     ACTIVE.append(dep)
     start(container_factory, config, FakeDeployer, Collector)
@@ -354,112 +387,116 @@ def test_replica_dying_after_its_claim(container_factory, config, schedules, mon
     (dying,) = start(container_factory, config, SchedulerService)
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
-    state = wait_for(lambda: (s := schedules.find_one({"_id": dep["id"]})).get("pending") and s)
+    make_due(schedules, dep["id"], slot)
+    key = cron.slot_key(dep["id"], slot)
+    claims = schedules.database.schedule_claims
+    claim = wait_for(lambda: claims.find_one({"_id": key}))
     dying.kill()
     monkeypatch.undo()
-    key = cron.slot_key(dep["id"], slot)
-    (entry,) = state["pending"]
-    assert entry["idempotency_key"] == key and entry["slot"] == slot
-    assert entry["next_run_at"] == state["next_run_at"] > slot
-    assert entry["claimed_by"].count("/") == 2 and entry["claimed_at"] <= datetime.now(UTC)
+    assert claim["slot"] == slot and claim["next_run_at"] > slot and claim["skip"] is None
+    batch = schedules.database.schedule_batches.find_one({"_id": claim["batch"]})
+    assert batch["settled"] is False and batch["claimed_by"].count("/") == 2
+    # a late slot: leased from the claim on, not from its (past) fire time
+    assert batch["lease_until"] == batch["claimed_at"] + timedelta(seconds=1)
     assert by_deployment(dep["id"]) == []
 
     before = redispatched()
-    start(container_factory, {**config, "SCHEDULER_REDISPATCH_S": 1}, SchedulerService)
+    start(container_factory, config, SchedulerService)
 
     def sent():  # by key: a minute boundary during the test may fire the next slot too
         return [p for p in by_deployment(dep["id"]) if p["idempotency_key"] == key]
 
     wait_for(sent)
-    wait_for(lambda: schedules.find_one({"_id": dep["id"]})["pending"] == [])
+    wait_for(lambda: unsettled(schedules) == 0)
     time.sleep(1.5)  # three more ticks: nothing is sent again
     assert len(sent()) == 1 and sent()[0]["slot"] == cron.slot_iso(slot)
     assert redispatched() == before + 1
 
 
-def test_store_pending_writes_are_conditional(schedules):
-    """The repository against the real database: the claim pushes the pending entries in
-    its conditional write; a re-dispatch is claimed once per ``claimed_at`` seen."""
-    from services.scheduler import domain
+def _store(schedules, replica):
     from services.scheduler.dependencies import ScheduleStore
 
     store = ScheduleStore()
-    store.db, store.replica = schedules.database, "replica-b"
+    store.db, store.replica = schedules.database, replica
     store.ensure_indexes()
+    return store
+
+
+def test_store_claims_are_unique_and_taken_over_once(schedules):
+    """The repository against the real database: a slot is claimed by one insert, a
+    second replica's is a duplicate key; a stale batch is taken over once."""
+    from services.scheduler import domain
+
+    a, b = _store(schedules, "replica-a"), _store(schedules, "replica-b")
     dep = make_deployment()
     now = datetime.now(UTC).replace(microsecond=0)
-    doc = domain.state_changes(dep, None, now)
-    due = _minute_floor(now)  # one due slot
-    schedules.insert_one({"_id": dep["id"], "skips": [], **doc, "next_run_at": due, "due_at": due})
-    seen = schedules.find_one({"_id": dep["id"]})
-    plan = domain.plan_tick(seen, now, 300, 0)
+    due = _minute_floor(now)
+    state = {"_id": dep["id"], **domain.state_changes(dep, None, now), "next_run_at": due}
+    plan = domain.plan_tick(state, now, 300, now + timedelta(seconds=5))
     assert plan.fire == [due]
-    pending = domain.pending_entries(
-        dep["id"], plan.fire, plan.next_run_at, now - timedelta(seconds=30), "replica-a"
+    batch_a, won = a.claim(domain.claim_documents(state, plan), due, 10, now)
+    assert won == {cron.slot_key(dep["id"], due)}
+    batch_b, lost = b.claim(domain.claim_documents(state, plan), due, 10, now)
+    assert lost == set()
+    batches = schedules.database.schedule_batches
+    assert batches.find_one({"_id": batch_b})["settled"] is True  # nothing won: done
+    # the slot is past (late): leased from the claim on
+    assert batches.find_one({"_id": batch_a})["lease_until"] == now + timedelta(seconds=10)
+
+    assert a.stale_batches(now + timedelta(seconds=9)) == []
+    (stale,) = b.stale_batches(now + timedelta(seconds=10))
+    later = now + timedelta(seconds=10)
+    assert b.take_over(stale, later, 10) is True
+    assert a.take_over(stale, later, 10) is False  # the lease it saw moved: b's turn
+    (claim,) = b.batch_claims(batch_a)
+    assert domain.claim_request(claim) == domain.execution_request(
+        dep["id"], due, plan.next_run_at
     )
-    assert store.claim([(seen, plan, pending)], now) == {dep["id"]}
-    assert store.claim([(seen, plan, pending)], now) == set()  # next_run_at moved: lost
-    assert schedules.find_one({"_id": dep["id"]})["pending"] == pending
-
-    cutoff = now - timedelta(seconds=10)
-    assert store.stale_pending(now - timedelta(seconds=60)) == []
-    (stale,) = store.stale_pending(cutoff)
-    (entry,) = domain.stale_entries(stale["pending"], cutoff)
-    assert store.claim_redispatch(dep["id"], entry, now) is True
-    assert store.claim_redispatch(dep["id"], entry, now) is False  # another replica's turn
-    (left,) = schedules.find_one({"_id": dep["id"]})["pending"]
-    assert (left["claimed_at"], left["claimed_by"], left["redispatches"]) == (now, "replica-b", 1)
-    assert store.stale_pending(cutoff) == []
-    store.settle(dep["id"], [entry["idempotency_key"]])
-    assert schedules.find_one({"_id": dep["id"]})["pending"] == []
+    taken = batches.find_one({"_id": batch_a})
+    assert (taken["claimed_by"], taken["redispatches"]) == ("replica-b", 1)
+    b.settle(batch_a)
+    assert b.stale_batches(now + timedelta(days=1)) == []
+    b.prune(due + timedelta(seconds=1))
+    assert schedules.database.schedule_claims.count_documents({}) == 0
+    assert batches.count_documents({}) == 0
 
 
-def test_store_bulk_claim_and_settle(schedules):
-    """Many claims in one write: the ones another replica advanced first are lost (and
-    told apart); one settle clears exactly the entries of one claim that were sent."""
+def test_store_bulk_claim_and_checkpoint(schedules):
+    """Many claims in one insert: the ones another replica has are told apart; the
+    checkpoint moves next_run_at forward only, and not over a changed definition."""
     from services.scheduler import domain
-    from services.scheduler.dependencies import ScheduleStore
 
-    store = ScheduleStore()
-    store.db, store.replica = schedules.database, "replica-a"
-    store.ensure_indexes()
+    store = _store(schedules, "replica-a")
     now = datetime.now(UTC).replace(microsecond=0)
     due = _minute_floor(now)
     deps = [make_deployment() for _ in range(4)]
+    states, plans, claims = [], [], []
     for dep in deps:
         doc = domain.state_changes(dep, None, now)
-        schedules.insert_one(
-            {"_id": dep["id"], "skips": [], **doc, "next_run_at": due, "due_at": due}
-        )
-    seen = store.due(now, 10)
-    assert sorted(s["_id"] for s in seen) == sorted(d["id"] for d in deps)
-    assert [s["_id"] for s in store.due(now, 10, descending=True)] == [
-        s["_id"] for s in reversed(seen)
-    ]
-    assert len(store.due(now, 3)) == 3
-    # another replica advanced the first one meanwhile
-    schedules.update_one(
-        {"_id": seen[0]["_id"]}, {"$set": {"next_run_at": due + timedelta(minutes=1)}}
-    )
-    claimed_at = domain.claim_time(datetime.now(UTC))
-    claims = []
-    for state in seen:
-        plan = domain.plan_tick(state, now, 300, 0)
-        pending = domain.pending_entries(
-            state["_id"], plan.fire, plan.next_run_at, claimed_at, store.replica
-        )
-        claims.append((state, plan, pending))
-    won = store.claim(claims, now)
-    assert won == {s["_id"] for s in seen[1:]}
-    assert schedules.count_documents({"pending.claimed_at": claimed_at}) == 3
-    unsent = cron.slot_key(seen[1]["_id"], due)
-    store.settle_claimed(claimed_at, "replica-b")  # not ours: nothing goes
-    assert schedules.count_documents({"pending.claimed_at": claimed_at}) == 3
-    store.settle_claimed(claimed_at, store.replica, [unsent])
-    (left,) = schedules.find({"pending.0": {"$exists": True}})
-    assert left["_id"] == seen[1]["_id"]
-    assert [e["idempotency_key"] for e in left["pending"]] == [unsent]
+        schedules.insert_one({"_id": dep["id"], "skips": [], **doc, "next_run_at": due})
+        state = {"_id": dep["id"], **doc, "next_run_at": due}
+        plan = domain.plan_tick(state, now, 300)
+        states.append(state)
+        plans.append(plan)
+        claims += domain.claim_documents(state, plan)
+    # another replica claimed the first one meanwhile
+    schedules.database.schedule_claims.insert_one({**claims[0], "batch": "other"})
+    _, won = store.claim([dict(c) for c in claims], due, 10, now)
+    assert won == {c["_id"] for c in claims[1:]}
+
+    # deps[1]'s schedule changed meanwhile (the deployer's slot must stay)
+    schedules.update_one({"_id": deps[1]["id"]}, {"$set": {"schedule": "0 * * * *"}})
+    skipped = [(due, "max_concurrent")]
+    store.checkpoint([[states[i], plans[i], skipped if i == 2 else []] for i in (1, 2, 3)], now)
+    assert schedules.find_one({"_id": deps[1]["id"]})["next_run_at"] == due
+    for i in (2, 3):
+        doc = schedules.find_one({"_id": deps[i]["id"]})
+        assert doc["next_run_at"] == plans[i].next_run_at
+    assert [(s["slot"], s["reason"]) for s in
+            schedules.find_one({"_id": deps[2]["id"]})["skips"]] == skipped
+    # an older plan never moves it back
+    store.checkpoint([[states[3], domain.TickPlan(next_run_at=due, last_slot=due), []]], now)
+    assert schedules.find_one({"_id": deps[3]["id"]})["next_run_at"] == plans[3].next_run_at
 
     runs = schedules.database.schedule_runs
     runs.insert_many(
@@ -479,19 +516,41 @@ def test_store_bulk_claim_and_settle(schedules):
     assert counts == {deps[0]["id"]: 2}
 
 
-def test_normal_fire_leaves_no_pending_entry(container_factory, config, schedules):
-    dep = make_deployment()
+def test_normal_fire_settles_its_batch(container_factory, config, schedules):
+    dep = make_deployment(schedule=FAR)
     ACTIVE.append(dep)
     start(container_factory, config, FakeDeployer, SchedulerService, Collector)
     wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
     before = redispatched()
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+    make_due(schedules, dep["id"], slot)
     fired = wait_for(lambda: by_deployment(dep["id"]))
     assert [p["idempotency_key"] for p in fired] == [cron.slot_key(dep["id"], slot)]
-    # pushed by the claim (the field exists), pulled once the dispatch was confirmed
-    wait_for(lambda: schedules.find_one({"_id": dep["id"]}).get("pending") == [])
+    claim = schedules.database.schedule_claims.find_one({"_id": cron.slot_key(dep["id"], slot)})
+    wait_for(lambda: schedules.database.schedule_batches.find_one(
+        {"_id": claim["batch"], "settled": True}))
+    wait_for(lambda: schedules.find_one({"_id": dep["id"]})["next_run_at"] > slot)
     assert redispatched() == before
+
+
+def test_claims_ahead_and_fires_on_time(container_factory, config, schedules):
+    """The slot is claimed before its time and sent at it, not a tick later."""
+    dep = make_deployment(schedule=FAR)
+    ACTIVE.append(dep)
+    start(container_factory, {**config, "SCHEDULER_CLAIM_AHEAD_S": 2},
+          FakeDeployer, SchedulerService, Collector)
+    wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": True}))
+    slot = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    make_due(schedules, dep["id"], slot)
+    key = cron.slot_key(dep["id"], slot)
+    claims = schedules.database.schedule_claims
+    claim = wait_for(lambda: claims.find_one({"_id": key}), timeout=10)
+    claimed = datetime.now(UTC)
+    assert by_deployment(dep["id"]) == [] and claimed < slot  # claimed, not sent yet
+    fired = wait_for(lambda: by_deployment(dep["id"]), timeout=10)
+    arrived = datetime.now(UTC)
+    assert [p["idempotency_key"] for p in fired] == [key] == [claim["_id"]]
+    assert slot <= arrived < slot + timedelta(seconds=0.5)
 
 
 def test_with_the_real_deployer(container_factory, config, schedules):
@@ -533,7 +592,7 @@ def test_with_the_real_deployer(container_factory, config, schedules):
 
         # make the slot due now: it fires, and the deployer shows the following one
         slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-        schedules.update_one({"_id": dep["id"]}, {"$set": {"next_run_at": slot, "due_at": slot}})
+        make_due(schedules, dep["id"], slot)
         fired = wait_for(lambda: by_deployment(dep["id"]))
         assert fired[0]["idempotency_key"] == cron.slot_key(dep["id"], slot)
         wait_for(
@@ -546,4 +605,4 @@ def test_with_the_real_deployer(container_factory, config, schedules):
         cluster.deployer.stop_deployment(dep["id"])
         wait_for(lambda: schedules.find_one({"_id": dep["id"], "active": False}))
         cluster.deployer.delete_deployment(dep["id"])
-        wait_for(lambda: schedules.find_one({"_id": dep["id"]}) is None)
+        wait_for(lambda: schedules.find_one({"_id": dep["id"], "deleted": True}))

@@ -3,13 +3,16 @@ the tick entrypoint with a hand-written fake store (nameko worker_factory)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from nameko.testing.services import worker_factory
 
 from services.deployer import domain as deployer_domain
 from services.scheduler import domain
+from services.scheduler.outbox import Batch, Outbox
 from services.scheduler.service import SchedulerService
+from services.scheduler.timetable import Timetable, fire_time
 from shared import cron
 from shared.maintenance import MaintenanceView
 from shared.mongo import utcnow
@@ -53,19 +56,58 @@ def test_state_changes_keep_next_run_when_schedule_unchanged():
 def test_state_changes_jitter():
     changes = domain.state_changes(deployment(jitter_s=30), None, NOW)
     assert changes["jitter"] == cron.jitter_offset("d1", 30)
-    assert changes["due_at"] == changes["next_run_at"] + timedelta(seconds=changes["jitter"])
+    first = {"_id": "d1", **changes}
+    assert fire_time(first) == changes["next_run_at"] + timedelta(seconds=changes["jitter"])
 
 
-def test_plan_tick_on_time_and_max_concurrent():
+def test_changed_only_when_the_tick_reads_it():
+    fresh = domain.state_changes(deployment(), None, NOW)
+    assert domain.changed(fresh, None)
+    stored = {**fresh, "synced_at": NOW - timedelta(hours=1)}
+    resync = domain.state_changes(deployment(), stored, NOW)  # same: next_run_at kept
+    assert not domain.changed(resync, stored)
+    assert domain.changed(domain.state_changes(deployment(max_concurrent=2), stored, NOW), stored)
+    assert domain.changed(domain.state_changes(deployment(status="inactive"), stored, NOW), stored)
+    assert domain.changed(resync, {**stored, "deleted": True})
+
+
+def test_plan_tick_on_time_and_ahead():
     s = state(next_run_at=datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
-    plan = domain.plan_tick(s, NOW, grace_s=60, running=0)
+    plan = domain.plan_tick(s, NOW, grace_s=60)
     assert plan.fire == [s["next_run_at"]] and plan.skipped == []
     assert plan.next_run_at == datetime(2026, 11, 26, 10, 1, tzinfo=UTC)
-    busy = domain.plan_tick(s, NOW, grace_s=60, running=1)
-    assert busy.fire == [] and busy.skipped == [(s["next_run_at"], "max_concurrent")]
-    assert busy.next_run_at == plan.next_run_at
-    roomy = domain.plan_tick({**s, "max_concurrent": 2}, NOW, grace_s=60, running=1)
-    assert roomy.fire == [s["next_run_at"]]
+    # claimed ahead: the slot of 10:01 is due by the horizon, and on time (not late)
+    ahead = domain.plan_tick(
+        {**s, "next_run_at": plan.next_run_at}, NOW, 0, NOW + timedelta(seconds=31)
+    )
+    assert ahead.fire == [plan.next_run_at] and ahead.late == 0
+    assert domain.plan_tick({**s, "next_run_at": plan.next_run_at}, NOW, 0).last_slot is None
+
+
+def test_over_limit():
+    s = state()
+    assert not domain.over_limit(s, 0)
+    assert domain.over_limit(s, 1)
+    assert not domain.over_limit({**s, "max_concurrent": 2}, 1)
+
+
+def test_claim_documents_one_per_slot_decided():
+    slot = datetime(2026, 11, 26, 9, 57, tzinfo=UTC)
+    s = state(next_run_at=slot, jitter=7)
+    plan = domain.plan_tick(s, NOW + timedelta(seconds=30), grace_s=10)  # run_once, late
+    docs = domain.claim_documents(s, plan)
+    assert [(d["slot"], d["skip"]) for d in docs] == [
+        (slot, "misfire_coalesced"),
+        (slot + timedelta(minutes=1), "misfire_coalesced"),
+        (slot + timedelta(minutes=2), "misfire_coalesced"),
+        (slot + timedelta(minutes=3), None),
+    ]
+    last = docs[-1]
+    assert last["slot"] == plan.last_slot and last["_id"] == cron.slot_key("d1", last["slot"])
+    assert last["fire_at"] == last["slot"] + timedelta(seconds=7)
+    assert domain.claim_request(last) == domain.execution_request(
+        "d1", last["slot"], plan.next_run_at
+    )
 
 
 def test_execution_request_payload():
@@ -80,100 +122,241 @@ def test_execution_request_payload():
     }
 
 
+def test_timetable_due_advance_and_changes():
+    table = Timetable()
+    t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    table.load([state(_id=f"d{i}", next_run_at=t0 + timedelta(minutes=i), changed_at=NOW)
+                for i in range(3)])
+    assert table.due(t0, 10) == [table.states["d0"]]
+    assert table.due(t0, 10) == []  # out until advanced
+    table.advance(table.states["d0"], t0 + timedelta(minutes=5))
+    assert [s["_id"] for s in table.due(t0 + timedelta(minutes=5), 2)] == ["d1", "d2"]
+    # a change while d1 is out: the changed state replaces it, the old one is not put back
+    out = table.states["d1"]
+    changed = {**out, "active": True, "next_run_at": t0, "changed_at": NOW + timedelta(seconds=1)}
+    assert table.apply(changed)
+    table.advance(out, t0 + timedelta(hours=1))
+    assert table.states["d1"]["next_run_at"] == t0
+    assert not table.apply(dict(changed))  # the same changed_at: applied already
+    assert table.watermark == NOW + timedelta(seconds=1)
+    # stopped: forgotten, its heap entries are dropped when reached
+    assert table.apply({**changed, "active": False, "changed_at": NOW + timedelta(2)})
+    assert "d1" not in table.states
+    assert [s["_id"] for s in table.due(t0 + timedelta(hours=2), 10)] == ["d0"]
+
+
+def test_timetable_a_state_reapplied_is_due_once():
+    table = Timetable()
+    t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    doc = {**state(next_run_at=t0), "changed_at": NOW}
+    table.load([doc])
+    table.apply({**doc, "changed_at": NOW + timedelta(seconds=1)})  # same slot, new change
+    assert len(table.due(t0, 10)) == 1
+    assert table.due(t0, 10) == []
+
+
+def test_outbox_soonest_first():
+    box = Outbox()
+    t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    batch = Batch("b")
+    box.add(batch, [{"fire_at": t0 + timedelta(seconds=2)}, {"fire_at": t0}])
+    assert batch.waiting == 2 and len(box) == 2
+    assert [c["fire_at"] for c, _ in box.take(t0 + timedelta(seconds=1))] == [t0]
+    assert [c["fire_at"] for c, _ in box.take(t0 + timedelta(seconds=5))] == [
+        t0 + timedelta(seconds=2)
+    ]
+
+
 class FakeStore:
     """The repository verbs the tick uses, with the same conditions as the real one:
-    ``claim`` wins once per seen next_run_at (and pushes the pending entries),
-    ``claim_redispatch`` once per seen ``claimed_at``. Shared by "replicas"."""
+    a claim is won once per ``_id``, a stale batch taken over once per lease seen.
+    Shared by "replicas" (each has its own timetable and outbox)."""
 
     replica = "fake/1"
-    descending = False
-    last_claimed_at = None
 
-    def __init__(self, states, running=0):
+    def __init__(self, states, running=None):
         self.states = {s["_id"]: s for s in states}
-        self.running = running
-        self.claims = []
-        self.settled = []
-        self.container = type("C", (), {"config": {"SCHEDULER_MISFIRE_GRACE_S": 30}})()
+        self.running = running or {}
+        self.claimed: dict[str, dict] = {}
+        self.batches: dict[str, dict] = {}
+        self.checkpoints: list = []
+        self.timetable = Timetable()
+        self.outbox = Outbox()
+        self.container = type("C", (), {
+            "config": {"SCHEDULER_MISFIRE_GRACE_S": 30, "SCHEDULER_TICK_S": 0.2,
+                       "SCHEDULER_CHECKPOINT_S": 0.001},
+            "spawn_managed_thread": staticmethod(lambda fn: fn()),
+        })()
 
-    def due(self, now, limit=500, descending=False):
-        due = [dict(s) for s in self.states.values() if s["active"] and s["due_at"] <= now]
-        due.sort(key=lambda s: s["_id"], reverse=descending)
-        return sorted(due, key=lambda s: s["due_at"])[:limit]
+    def replica_view(self):
+        """A second replica on the same data: its own memory."""
+        other = FakeStore.__new__(FakeStore)
+        other.__dict__.update(self.__dict__, timetable=Timetable(), outbox=Outbox())
+        return other
+
+    def active_states(self):
+        return [dict(s) for s in self.states.values() if s["active"]]
+
+    def changed_since(self, since):
+        return []
 
     def running_counts(self, deployment_ids, now, ttl):
-        return {dep_id: self.running for dep_id in deployment_ids}
+        return {d: n for d, n in self.running.items() if d in deployment_ids}
 
-    def claim(self, claims, now):
+    def claim(self, claims, fire_at, lease_s, now):
+        batch_id = f"b{len(self.batches)}"
+        self.batches[batch_id] = {"_id": batch_id, "settled": False, "redispatches": 0,
+                                  "lease_until": fire_at + timedelta(seconds=lease_s)}
         won = set()
-        for seen, plan, pending in claims:
-            current = self.states[seen["_id"]]
-            if current["next_run_at"] != seen["next_run_at"]:
-                continue
-            current.update(next_run_at=plan.next_run_at, due_at=plan.due_at)
-            current.setdefault("pending", []).extend(dict(e) for e in pending or ())
-            self.claims.append((seen["_id"], plan, pending))
-            won.add(seen["_id"])
-        return won
+        for claim in claims:
+            if claim["_id"] not in self.claimed:
+                self.claimed[claim["_id"]] = {**claim, "batch": batch_id}
+                won.add(claim["_id"])
+        if not won:
+            self.settle(batch_id)
+        return batch_id, won
 
-    def settle_claimed(self, claimed_at, claimed_by, unsent=None):
-        for dep_id, state in self.states.items():
-            keys = [
-                e["idempotency_key"]
-                for e in state.get("pending", [])
-                if (e["claimed_at"], e["claimed_by"]) == (claimed_at, claimed_by)
-                and e["idempotency_key"] not in (unsent or ())
-            ]
-            if keys:
-                self.settle(dep_id, keys)
+    def settle(self, batch_id):
+        self.batches[batch_id]["settled"] = True
 
-    def settle(self, deployment_id, keys):
-        self.settled.append((deployment_id, list(keys)))
-        state = self.states[deployment_id]
-        state["pending"] = [e for e in state.get("pending", []) if e["idempotency_key"] not in keys]
+    def checkpoint(self, entries, now):
+        self.checkpoints.append([(s["_id"], p.next_run_at, list(k)) for s, p, k in entries])
 
-    def stale_pending(self, cutoff):
-        return [
-            {"_id": s["_id"], "pending": [dict(e) for e in s["pending"]]}
-            for s in self.states.values()
-            if any(e["claimed_at"] <= cutoff for e in s.get("pending", []))
-        ]
+    def stale_batches(self, now):
+        return [dict(b) for b in self.batches.values()
+                if not b["settled"] and b["lease_until"] <= now]
 
-    def claim_redispatch(self, deployment_id, entry, now):
-        for current in self.states[deployment_id].get("pending", []):
-            if (current["idempotency_key"], current["claimed_at"]) == (
-                entry["idempotency_key"],
-                entry["claimed_at"],
-            ):
-                current.update(claimed_at=now, claimed_by=self.replica)
-                return True
-        return False
+    def take_over(self, batch, now, lease_s):
+        current = self.batches[batch["_id"]]
+        if current["settled"] or current["lease_until"] != batch["lease_until"]:
+            return False
+        current["lease_until"] = now + timedelta(seconds=lease_s)
+        current["redispatches"] += 1
+        return True
+
+    def batch_claims(self, batch_id):
+        return [c for c in self.claimed.values() if c["batch"] == batch_id and c["skip"] is None]
 
 
-def test_tick_fires_due_slot_once_and_claims():
-    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
-    store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    service.tick()
+def scheduler(store):
+    return worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
+
+
+def sent(service):
+    """The payloads the service had confirmed by the broker (one ``send`` per group)."""
+    return [p for call in service.publisher.send.call_args_list for p in call[0][1]]
+
+
+def test_tick_claims_ahead_sends_at_fire_time_settles_and_checkpoints():
+    slot = utcnow() + timedelta(seconds=0.15)
+    store = FakeStore([state(next_run_at=slot)])
+    service = scheduler(store)
+    service.tick()  # claims (within 5 s), sends at the slot (within the 0.2 s tick)
+    arrived = utcnow()
+    (payload,) = sent(service)
+    assert payload == domain.execution_request("d1", slot, cron.next_run("* * * * *", "UTC", slot))
+    assert slot <= arrived < slot + timedelta(seconds=0.2)
+    assert list(store.claimed) == [cron.slot_key("d1", slot)]
+    assert all(b["settled"] for b in store.batches.values())
+    assert store.checkpoints == [[("d1", cron.next_run("* * * * *", "UTC", slot), [])]]
     service.tick()  # nothing due any more
-    assert service.dispatch.call_count == 1
-    name, payload = service.dispatch.call_args[0]
-    assert name == "execution_requested" and payload["slot"] == cron.slot_iso(slot)
-    assert len(store.claims) == 1
-    # the claim recorded the slot as pending; the confirmed dispatch cleared it
-    ((_, _, pending),) = store.claims
-    key = cron.slot_key("d1", slot)
-    assert [e["idempotency_key"] for e in pending] == [key] == [payload["idempotency_key"]]
-    assert store.settled == [("d1", [key])] and store.states["d1"]["pending"] == []
+    assert len(sent(service)) == 1
 
 
-def test_tick_lost_claim_dispatches_nothing():
-    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
-    store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    store.claim = lambda claims, now: set()  # another replica won
-    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
+def test_two_replicas_claim_each_slot_once():
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(_id=f"d{i}", next_run_at=slot) for i in range(5)])
+    a, b = scheduler(store), scheduler(store.replica_view())
+    a.tick()
+    b.tick()  # every claim a duplicate: nothing sent, but its timetable moved on
+    assert len(sent(a)) == 5 and sent(b) == []
+    assert all(s["next_run_at"] > slot for s in b.store.timetable.states.values())
+    assert len(store.checkpoints) == 1  # the winner's only
+
+
+def test_max_concurrent_is_decided_when_sending():
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(_id=f"d{i}", next_run_at=slot) for i in range(3)],
+                      running={"d1": 1})
+    service = scheduler(store)
     service.tick()
-    assert service.dispatch.call_count == 0
+    assert sorted(p["deployment_id"] for p in sent(service)) == ["d0", "d2"]
+    (entries,) = store.checkpoints
+    assert ("d1", cron.next_run("* * * * *", "UTC", slot), [(slot, "max_concurrent")]) \
+        in entries
+
+
+def test_checkpoint_only_when_lagging_or_skipping():
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(_id=f"d{i}", next_run_at=slot) for i in range(2)],
+                      running={"d1": 1})
+    store.container.config["SCHEDULER_CHECKPOINT_S"] = 300
+    service = scheduler(store)
+    service.tick()
+    # d0 fired, its stored slot one minute behind: not written; d1's skip is recorded
+    assert [[entry[0] for entry in entries] for entries in store.checkpoints] == [["d1"]]
+    assert not timetable_checkpoint_due(store, "d0", 300)
+    assert timetable_checkpoint_due(store, "d0", 0.5)  # (less than a minute behind)
+
+
+def timetable_checkpoint_due(store, dep_id, every_s):
+    from services.scheduler.timetable import checkpoint_due
+
+    current = store.timetable.states[dep_id]
+    return checkpoint_due(current, current["next_run_at"], every_s)
+
+
+def test_stopped_after_its_claim_is_not_sent():
+    slot = utcnow() + timedelta(seconds=0.4)
+    store = FakeStore([state(next_run_at=slot)])
+    store.container.config["SCHEDULER_TICK_S"] = 0.1
+    service = scheduler(store)
+    service.tick()  # claimed ahead, not sent yet
+    assert list(store.claimed) and sent(service) == []
+    service.store.timetable.apply({**state(), "active": False, "changed_at": utcnow()})
+    time.sleep(0.5)
+    service.tick()
+    assert sent(service) == [] and all(b["settled"] for b in store.batches.values())
+
+
+def test_failed_claim_is_tried_again():
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(next_run_at=slot)])
+    real_claim = store.claim
+    store.claim = lambda *args: (_ for _ in ()).throw(RuntimeError("database down"))
+    service = scheduler(store)
+    service.tick()
+    assert sent(service) == [] and store.timetable.states["d1"]["next_run_at"] == slot
+    store.claim = real_claim
+    service.tick()
+    assert [p["slot"] for p in sent(service)] == [cron.slot_iso(slot)]
+
+
+def test_failed_send_leaves_the_batch_then_one_replica_resends_it():
+    from services.scheduler import service as service_module
+
+    slot = utcnow() - timedelta(seconds=1)
+    store = FakeStore([state(next_run_at=slot)])
+    crashing = scheduler(store)
+    crashing.publisher.send.side_effect = RuntimeError("broker gone")
+    crashing.tick()
+    (batch,) = store.batches.values()
+    assert crashing.publisher.send.call_count == 1 and batch["settled"] is False
+    assert len(store.checkpoints) == 1  # the state moved on all the same
+
+    a, b = scheduler(store.replica_view()), scheduler(store.replica_view())
+    a.tick()  # the lease (slot + 10 s) has not run out: nobody re-sends it yet
+    assert sent(a) == []
+    batch["lease_until"] -= timedelta(seconds=11)
+    stale_view = store.stale_batches(utcnow())  # what b read concurrently
+    before = service_module.REDISPATCHED._value.get()
+    a.tick()
+    b.store.stale_batches = lambda now: stale_view
+    b.tick()  # its take-over is conditional on the lease it saw: lost
+    assert len(sent(a)) == 1 and sent(b) == []
+    assert sent(a)[0]["idempotency_key"] == cron.slot_key("d1", slot)
+    assert batch["settled"] is True and batch["redispatches"] == 1
+    assert service_module.REDISPATCHED._value.get() == before + 1
 
 
 def test_deployer_history_and_model_check():
@@ -199,117 +382,3 @@ def test_state_takes_the_deployers_first_slot():
     first = "2026-11-26T10:00:00.000Z"  # computed by the deployer just before NOW
     changes = domain.state_changes(deployment(next_run_at=first), None, NOW)
     assert changes["next_run_at"] == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-
-# -- pending slots: a claim whose dispatch never happened is re-sent once ------------
-
-
-def test_pending_entries_and_request():
-    slot = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    nxt = slot + timedelta(minutes=1)
-    entries = domain.pending_entries("d1", [slot], nxt, NOW, "host/1/ab")
-    assert entries == [
-        {
-            "slot": slot,
-            "idempotency_key": "d1:2026-11-26T10:00:00Z",
-            "next_run_at": nxt,
-            "claimed_at": NOW,
-            "claimed_by": "host/1/ab",
-        }
-    ]
-    assert domain.pending_entries("d1", [], nxt, NOW, "x") == []
-    # the re-sent request is the one the claim meant to send
-    assert domain.pending_request("d1", entries[0]) == domain.execution_request("d1", slot, nxt)
-
-
-def test_stale_entries():
-    slot = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    old = {"slot": slot, "idempotency_key": "d1:a", "claimed_at": NOW - timedelta(seconds=30)}
-    older = {**old, "idempotency_key": "d1:b", "claimed_at": NOW - timedelta(seconds=40)}
-    fresh = {**old, "idempotency_key": "d1:c", "claimed_at": NOW - timedelta(seconds=2)}
-    cutoff = NOW - timedelta(seconds=10)
-    assert domain.stale_entries([old, fresh, older], cutoff) == [older, old]
-    assert domain.stale_entries([fresh], cutoff) == []
-    assert domain.stale_entries(None, cutoff) == []
-
-
-def test_dispatch_failure_leaves_pending_then_one_replica_resends_it():
-    """The state a dead replica leaves: claimed (next_run_at advanced), slot pending."""
-    from services.scheduler import service as service_module
-
-    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
-    store = FakeStore([state(next_run_at=slot, due_at=slot)])
-    crashing = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    crashing.dispatch.side_effect = RuntimeError("broker gone")
-    crashing.tick()
-    key = cron.slot_key("d1", slot)
-    assert crashing.dispatch.call_count == 1 and store.settled == []
-    assert [e["idempotency_key"] for e in store.states["d1"]["pending"]] == [key]
-
-    # younger than SCHEDULER_REDISPATCH_S (10 s): nobody re-sends it yet
-    a = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    a.tick()
-    assert a.dispatch.call_count == 0
-
-    store.states["d1"]["pending"][0]["claimed_at"] -= timedelta(seconds=11)
-    before = service_module.REDISPATCHED._value.get()
-    b = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    stale_view = store.stale_pending(utcnow())  # what a second replica read concurrently
-    a.tick()
-    # b read the entry before a re-claimed it: its conditional write loses
-    store.stale_pending = lambda cutoff: stale_view
-    b.tick()
-    assert a.dispatch.call_count == 1 and b.dispatch.call_count == 0
-    name, payload = a.dispatch.call_args[0]
-    assert name == "execution_requested" and payload["idempotency_key"] == key
-    assert payload == domain.execution_request("d1", slot, store.claims[0][1].next_run_at)
-    assert store.states["d1"]["pending"] == []
-    assert service_module.REDISPATCHED._value.get() == before + 1
-
-
-def test_failed_redispatch_stays_pending():
-    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-    entry = domain.pending_entries("d1", [slot], None, utcnow() - timedelta(seconds=60), "dead")
-    store = FakeStore(
-        [
-            state(
-                next_run_at=slot + timedelta(days=1), due_at=slot + timedelta(days=1), pending=entry
-            )
-        ]
-    )
-    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    service.dispatch.side_effect = RuntimeError("broker gone")
-    service.tick()
-    assert service.dispatch.call_count == 1
-    (left,) = store.states["d1"]["pending"]
-    # re-claimed (fresh claimed_at): tried again after SCHEDULER_REDISPATCH_S, not every tick
-    assert left["idempotency_key"] == cron.slot_key("d1", slot) and left["claimed_by"] == "fake/1"
-    assert left["claimed_at"] > utcnow() - timedelta(seconds=5)
-    service.tick()
-    assert service.dispatch.call_count == 1
-
-
-def test_tick_walks_due_batches_in_chunks():
-    """A full batch is followed by the next one in the same tick; each chunk is one
-    claim (bulk) and one settle; ``max_concurrent`` counts come per deployment."""
-    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
-    states = [state(_id=f"d{i}", next_run_at=slot, due_at=slot) for i in range(5)]
-    store = FakeStore(states)
-    store.running_counts = lambda ids, now, ttl: {"d3": 1}  # d3 is busy
-    settles = []
-    real_settle = store.settle_claimed
-
-    def settle_claimed(claimed_at, claimed_by, unsent=None):
-        settles.append(claimed_at)
-        real_settle(claimed_at, claimed_by, unsent)
-
-    store.settle_claimed = settle_claimed
-    store.container.config.update(SCHEDULER_CLAIM_BATCH=2, SCHEDULER_CLAIM_CHUNK=1)
-    service = worker_factory(SchedulerService, store=store, maintenance=MaintenanceView())
-    service.tick()
-    fired = sorted(call[0][1]["deployment_id"] for call in service.dispatch.call_args_list)
-    assert fired == ["d0", "d1", "d2", "d4"]
-    assert len(store.claims) == 5 and len(settles) == 4 == len(set(settles))
-    assert [p.skipped for d, p, _ in store.claims if d == "d3"] == [[(slot, "max_concurrent")]]
-    assert all(not s.get("pending") for s in store.states.values())
-    assert all(s["next_run_at"] > slot for s in store.states.values())
