@@ -168,6 +168,12 @@ def filter_change(page, report: Report) -> None:
     page.goto(page.url.split("?")[0])
     page.get_by_test_id("models-table").locator("tbody tr").first.wait_for()
     for index, (region, department) in enumerate(pairs):
+        if index and region != pairs[index - 1][0]:
+            # a new région: the Département cleared first, or the région's own request
+            # would fetch (new région, last département) and the app would find it cached
+            page.locator(".ant-select:has(input[aria-label='Département']) .ant-select-clear"
+                         ).click(force=True)
+            page.wait_for_load_state("networkidle")
         # the région first (not timed), then open the Département drop-down
         region_box = page.get_by_role("combobox", name="Région")
         region_box.click(force=True)
