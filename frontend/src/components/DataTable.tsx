@@ -3,10 +3,12 @@
  * Ant Design's Table brings its filter tree, selection and virtual-list code (≈ 60 kB
  * gzip) that a server-paged list never uses; the first screen stays small with this.
  */
-import type { Key, ReactNode } from 'react';
+import { memo, useMemo, type CSSProperties, type Key, type ReactElement, type ReactNode } from 'react';
 import { Pagination, Spin, theme } from 'antd';
 import { CaretDownOutlined, CaretUpOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
+
+const SPIN_DELAY_MS = 150;
 
 export interface Column<T> {
   key: string;
@@ -19,7 +21,12 @@ export interface Column<T> {
 interface Props<T> {
   columns: Column<T>[];
   rows: T[] | undefined;
-  rowKey: (row: T) => Key;
+  /**
+   * Without it rows are keyed by position: a new page updates the rows in place instead
+   * of mounting every cell again (antd looks its CSS up again on each mount, which
+   * costs more than the request). Only for cells that keep no state of their own.
+   */
+  rowKey?: (row: T) => Key;
   loading?: boolean;
   empty: string;
   /** `name`, `-name` (descending) or the default. */
@@ -40,11 +47,33 @@ export function nextSort(current: string | undefined, field: string): string | u
   return field;
 }
 
+interface RowProps<T> {
+  row: T;
+  columns: Column<T>[];
+  cell: CSSProperties;
+}
+
+/** A row renders again only when its item, the columns or the cell style change. */
+const Row = memo(function Row<T>({ row, columns, cell }: RowProps<T>) {
+  return (
+    <tr>
+      {columns.map((column) => (
+        <td key={column.key} style={cell}>
+          {column.render(row)}
+        </td>
+      ))}
+    </tr>
+  );
+}) as <T>(props: RowProps<T>) => ReactElement;
+
 export function DataTable<T>(props: Props<T>) {
   const { t } = useTranslation();
   const { token } = theme.useToken();
-  const { columns, rows, sort } = props;
-  const cell = { padding: '12px 16px', borderBottom: `1px solid ${token.colorBorderSecondary}`, textAlign: 'left' as const };
+  const { columns, rows, sort, rowKey } = props;
+  const cell = useMemo(
+    () => ({ padding: '12px 16px', borderBottom: `1px solid ${token.colorBorderSecondary}`, textAlign: 'left' as const }),
+    [token.colorBorderSecondary],
+  );
 
   const header = (column: Column<T>) => {
     if (!column.sortField) return column.title;
@@ -68,7 +97,10 @@ export function DataTable<T>(props: Props<T>) {
 
   return (
     <div data-testid={props.testId}>
-      <Spin spinning={Boolean(props.loading)}>
+      {/* Rows on screen already (a new page, sort or filter is on its way): the spinner
+          only for an answer that takes a while, so a quick one replaces the rows without
+          a flash of spinner (and the style work of showing and hiding it). */}
+      <Spin spinning={Boolean(props.loading)} delay={rows ? SPIN_DELAY_MS : 0}>
         <div style={{ overflowX: 'auto', background: token.colorBgContainer, borderRadius: token.borderRadiusLG }}>
           <table style={{ width: '100%', borderCollapse: 'collapse', fontSize: token.fontSize }}>
             <thead>
@@ -86,14 +118,8 @@ export function DataTable<T>(props: Props<T>) {
             </thead>
             <tbody>
               {rows?.length ? (
-                rows.map((row) => (
-                  <tr key={props.rowKey(row)}>
-                    {columns.map((column) => (
-                      <td key={column.key} style={cell}>
-                        {column.render(row)}
-                      </td>
-                    ))}
-                  </tr>
+                rows.map((row, index) => (
+                  <Row<T> key={rowKey ? rowKey(row) : index} row={row} columns={columns} cell={cell} />
                 ))
               ) : (
                 <tr>

@@ -27,10 +27,11 @@ export function DateTime({ value, timeZone }: DateTimeProps) {
   const { t } = useTranslation();
   if (!value || !dayjs(value).isValid()) return <span>{t('common.none')}</span>;
   const utcText = formatUtc(value);
+  const local = formatLocal(value, timeZone);
   return (
     <Tooltip title={utcText}>
-      <time dateTime={value} tabIndex={0} aria-label={`${formatLocal(value, timeZone)} (${utcText})`}>
-        {formatLocal(value, timeZone)}
+      <time dateTime={value} tabIndex={0} aria-label={`${local} (${utcText})`}>
+        {local}
       </time>
     </Tooltip>
   );

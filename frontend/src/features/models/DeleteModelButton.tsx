@@ -18,7 +18,9 @@ interface Props {
 
 export function DeleteModelButton({ model, compact, icon, onDeleted }: Props) {
   const { t } = useTranslation();
-  const [open, setOpen] = useState(false);
+  // The model the dialog was opened for: a list row showing another model since
+  // (rows are reused from one page to the next) does not change what it deletes.
+  const [target, setTarget] = useState<Props['model'] | null>(null);
   const button = compact ? (
     <Tooltip title={t('common.delete')}>
       <Button
@@ -26,20 +28,20 @@ export function DeleteModelButton({ model, compact, icon, onDeleted }: Props) {
         danger
         icon={icon ?? <DeleteOutlined />}
         aria-label={`${t('common.delete')} ${model.name}`}
-        onClick={() => setOpen(true)}
+        onClick={() => setTarget(model)}
       />
     </Tooltip>
   ) : (
-    <Button danger icon={<DeleteOutlined />} onClick={() => setOpen(true)}>
+    <Button danger icon={<DeleteOutlined />} onClick={() => setTarget(model)}>
       {t('common.delete')}
     </Button>
   );
   return (
     <>
       {button}
-      {open && (
+      {target && (
         <Suspense fallback={null}>
-          <DeleteModelDialog model={model} onClose={() => setOpen(false)} onDeleted={onDeleted} />
+          <DeleteModelDialog model={target} onClose={() => setTarget(null)} onDeleted={onDeleted} />
         </Suspense>
       )}
     </>

@@ -1,7 +1,8 @@
 /** Guide 4.1: the models, searched, filtered, sorted and paged on the server; all in the URL. */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Button, Flex, Input, Select, Space, Tooltip } from 'antd';
 import { DeleteOutlined, EditOutlined, EyeOutlined, PlusOutlined } from '@ant-design/icons';
+import { useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate } from 'react-router-dom';
 import { useTranslation } from 'react-i18next';
 import type { Model } from '../../api/types';
@@ -11,7 +12,7 @@ import { DateTime } from '../../components/DateTime';
 import { ErrorState } from '../../components/QueryState';
 import { useDebounced } from '../../components/useDebounced';
 import { useUrlState } from '../../components/useUrlState';
-import { useModelFacets, useModels } from './api';
+import { modelListQuery, useModelFacets, useModels, type ModelListParams } from './api';
 import { DeleteModelButton } from './DeleteModelButton';
 import { ModelStatusTag } from './ModelStatusTag';
 
@@ -25,6 +26,14 @@ const DEFAULTS = {
   per_page: 20,
 };
 
+type ListState = typeof DEFAULTS;
+
+/** The API's query of a list state (the URL's search, filters, sort and page). */
+function listParams(state: ListState): ModelListParams {
+  const { q, department, region, status, sort, page, per_page } = state;
+  return { q, department, region, status, sort, page, per_page };
+}
+
 export default function ModelsListPage() {
   const { t } = useTranslation();
   const can = useCan();
@@ -33,24 +42,27 @@ export default function ModelsListPage() {
   const [search, setSearch] = useState(state.q ?? '');
   const debounced = useDebounced(search, 250);
   const facets = useModelFacets();
+  const client = useQueryClient();
+
+  // A change asks for its page at once, then updates the URL: the request does not
+  // wait for the router's navigation and the re-render it starts.
+  const change = (patch: Partial<ListState>) => {
+    void client.prefetchQuery(modelListQuery(listParams({ ...state, ...patch })));
+    setState(patch);
+  };
 
   // Each keystroke, once the typing pauses, becomes the `q` of the URL (and of the query).
   useEffect(() => {
-    if ((debounced || undefined) !== state.q) setState({ q: debounced || undefined, page: 1 });
+    if ((debounced || undefined) !== state.q) change({ q: debounced || undefined, page: 1 });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debounced]);
 
-  const query = useModels({
-    q: state.q,
-    department: state.department,
-    region: state.region,
-    status: state.status,
-    sort: state.sort,
-    page: state.page,
-    per_page: state.per_page,
-  });
+  const query = useModels(listParams(state));
 
-  const columns: Column<Model>[] = [
+  // The same columns from one render to the next: rows whose model did not change
+  // are not rendered again (see DataTable).
+  const canWrite = can('models:write');
+  const columns = useMemo<Column<Model>[]>(() => [
     {
       key: 'name',
       title: t('models.fields.name'),
@@ -85,7 +97,7 @@ export default function ModelsListPage() {
               onClick={() => navigate(`/models/${model.id}`)}
             />
           </Tooltip>
-          {can('models:write') && (
+          {canWrite && (
             <Tooltip title={t('common.edit')}>
               <Button
                 type="text"
@@ -95,11 +107,11 @@ export default function ModelsListPage() {
               />
             </Tooltip>
           )}
-          {can('models:write') && <DeleteModelButton model={model} compact icon={<DeleteOutlined />} />}
+          {canWrite && <DeleteModelButton model={model} compact icon={<DeleteOutlined />} />}
         </Space>
       ),
     },
-  ];
+  ], [t, canWrite, navigate]);
 
   const facetOptions = (values: string[] | undefined, label?: (value: string) => string) =>
     (values ?? []).map((value) => ({ value, label: label ? label(value) : value }));
@@ -134,7 +146,7 @@ export default function ModelsListPage() {
           value={state.department}
           options={facetOptions(facets.data?.department)}
           loading={facets.isPending}
-          onChange={(value) => setState({ department: value, page: 1 })}
+          onChange={(value) => change({ department: value, page: 1 })}
         />
         <Select
           allowClear
@@ -146,7 +158,7 @@ export default function ModelsListPage() {
           value={state.region}
           options={facetOptions(facets.data?.region)}
           loading={facets.isPending}
-          onChange={(value) => setState({ region: value, page: 1 })}
+          onChange={(value) => change({ region: value, page: 1 })}
         />
         <Select
           allowClear
@@ -158,7 +170,7 @@ export default function ModelsListPage() {
           value={state.status}
           options={facetOptions(facets.data?.status, (value) => t(`models.statuses.${value}`, { defaultValue: value }))}
           loading={facets.isPending}
-          onChange={(value) => setState({ status: value, page: 1 })}
+          onChange={(value) => change({ status: value, page: 1 })}
         />
       </Space>
       {query.error ? (
@@ -168,15 +180,14 @@ export default function ModelsListPage() {
           testId="models-table"
           columns={columns}
           rows={query.data?.items}
-          rowKey={(model) => model.id}
           loading={query.isFetching}
           empty={t('models.empty')}
           sort={state.sort === DEFAULTS.sort ? undefined : state.sort}
-          onSort={(sort) => setState({ sort: sort ?? DEFAULTS.sort, page: 1 })}
+          onSort={(sort) => change({ sort: sort ?? DEFAULTS.sort, page: 1 })}
           page={state.page}
           perPage={state.per_page}
           total={query.data?.total ?? 0}
-          onPage={(page, perPage) => setState({ page, per_page: perPage })}
+          onPage={(page, perPage) => change({ page, per_page: perPage })}
           totalText={(total) => t('models.total', { count: total })}
         />
       )}

@@ -1,5 +1,5 @@
 /** The Models queries and mutations (TanStack Query over the one API client). */
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiFetch, apiUpload, downloadFile, type QueryValue } from '../../api/client';
 import { deploymentKeys, executionKeys, modelKeys } from '../../api/keys';
 import type { DeploymentPage, ExecutionPage, Model, ModelFacets, ModelPage, ModelWrite } from '../../api/types';
@@ -14,13 +14,16 @@ export interface ModelListParams extends Record<string, QueryValue> {
   per_page?: number;
 }
 
-
-export function useModels(params: ModelListParams) {
-  return useQuery({
+/** One page of the list: the same key and call for `useModels` and a prefetch. */
+export function modelListQuery(params: ModelListParams) {
+  return queryOptions({
     queryKey: modelKeys.list(params),
     queryFn: ({ signal }) => apiFetch<ModelPage>('/models', { query: params, signal }),
-    placeholderData: keepPreviousData,
   });
+}
+
+export function useModels(params: ModelListParams) {
+  return useQuery({ ...modelListQuery(params), placeholderData: keepPreviousData });
 }
 
 export function useModelFacets() {
