@@ -1,7 +1,7 @@
 /** Start-up: runtime config → session (login redirect or callback) → the app. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import i18n from './i18n';
+import i18n, { i18nReady } from './i18n';
 import { configureApiClient, setApiBase } from './api/client';
 import { loadAppConfig } from './auth/config';
 import { Session } from './auth/session';
@@ -16,6 +16,7 @@ async function bootstrap(root: HTMLElement): Promise<void> {
     onUnauthorized: () => session.onUnauthorized(),
   });
   if (!(await session.start())) return; // on the way to the login page
+  await i18nReady;
   createRoot(root).render(
     <StrictMode>
       <App session={session} />

@@ -22,10 +22,10 @@ describe('i18n', () => {
     expect(fr.auth.logout).toBe('Se déconnecter');
   });
   it('remembers only the language in localStorage', async () => {
-    setLanguage('en');
+    await setLanguage('en');
     expect(window.localStorage.getItem(LANGUAGE_STORAGE_KEY)).toBe('en');
     expect(i18n.t('models.add')).toBe('Add a model');
-    setLanguage('fr');
+    await setLanguage('fr');
     expect(i18n.t('models.add')).toBe('Ajouter un modèle');
     expect(Object.keys(window.localStorage)).toEqual([LANGUAGE_STORAGE_KEY]);
   });

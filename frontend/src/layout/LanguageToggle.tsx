@@ -10,7 +10,7 @@ export function LanguageToggle() {
       aria-label={t('language.label')}
       size="small"
       value={i18n.language === 'en' ? 'en' : 'fr'}
-      onChange={(value) => setLanguage(value)}
+      onChange={(value) => void setLanguage(value)}
       options={[
         { value: 'fr', label: t('language.fr_short'), title: t('language.fr') },
         { value: 'en', label: t('language.en_short'), title: t('language.en') },
