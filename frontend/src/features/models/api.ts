@@ -19,6 +19,9 @@ export function modelListQuery(params: ModelListParams) {
   return queryOptions({
     queryKey: modelKeys.list(params),
     queryFn: ({ signal }) => apiFetch<ModelPage>('/models', { query: params, signal }),
+    // The page a filter change fetched before the URL moved is still fresh when the
+    // list re-renders on the new URL: no second request for it. Writes invalidate it.
+    staleTime: 2_000,
   });
 }
 
